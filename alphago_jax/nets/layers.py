@@ -1,0 +1,142 @@
+"""Mask-aware building blocks shared by the resnet, the transformer and the heads.
+
+Every layer keeps off-board points at exactly zero, and every statistic (normalisation, pooling)
+is taken over the on-board points only, so a small board padded to a larger size gives the same
+outputs on its real points as the unpadded board.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+ACTIVATIONS = {
+    "relu": jax.nn.relu,
+    "swish": jax.nn.swish,
+    "gelu": jax.nn.gelu,
+    "mish": jax.nn.mish,
+}
+
+NEG_INF = -1e9  # finite "minus infinity": exp() underflows to exactly 0 in float32
+
+
+class BoardMask(NamedTuple):
+    """The on-board mask of a batch, in the two forms the layers need.
+
+    Attributes:
+      mask: [B, S, S, 1] 1 on real board points, 0 on padding, in the compute dtype.
+      area: [B] float32 number of real board points (>= 1, so divisions are safe).
+    """
+
+    mask: jax.Array
+    area: jax.Array
+
+
+def board_mask(x: jax.Array, dtype) -> BoardMask:
+    """Reads the mask from the last feature channel.
+
+    Args:
+      x: [B, S, S, C] features whose last channel is the on-board mask.
+      dtype: compute dtype of the returned mask.
+
+    Returns:
+      The `BoardMask`.
+    """
+    mask = (x[..., -1:] > 0.5).astype(jnp.float32)
+    area = jnp.maximum(mask.sum(axis=(1, 2, 3)), 1.0)
+    return BoardMask(mask.astype(dtype), area)
+
+
+def masked_global_pool(x: jax.Array, m: BoardMask) -> jax.Array:
+    """KataGo-style pooling over the on-board points.
+
+    Args:
+      x: [B, S, S, C] features, zero off-board.
+      m: the board mask.
+
+    Returns:
+      [B, 3C] float32: channel mean, mean * (sqrt(area) - 14) / 10, and channel max.
+    """
+    xf = x.astype(jnp.float32)
+    on_board = m.mask.astype(jnp.float32) > 0
+    mean = xf.sum(axis=(1, 2)) / m.area[:, None]
+    # The scaled mean lets the net tell board sizes apart (KataGo's "b" feature).
+    scaled = mean * ((jnp.sqrt(m.area)[:, None] - 14.0) / 10.0)
+    big = jnp.where(on_board, xf, -jnp.inf).max(axis=(1, 2))
+    big = jnp.where(jnp.isfinite(big), big, 0.0)  # an all-padding example pools to 0, not -inf
+    return jnp.concatenate([mean, scaled, big], axis=-1)
+
+
+class MaskedGroupNorm(nnx.Module):
+    """Group norm whose statistics come from the on-board points of each example.
+
+    No running statistics: the layer is a pure function of its input, so the network can be
+    split/merged and used inside compiled scans. Statistics are float32 whatever the compute dtype.
+    """
+
+    def __init__(self, channels: int, groups: int, *, dtype=jnp.float32, eps: float = 1e-5):
+        """Creates the layer.
+
+        Args:
+          channels: number of channels C.
+          groups: requested groups; gcd(groups, C) are used.
+          dtype: output dtype.
+          eps: variance epsilon.
+        """
+        self.groups = math.gcd(groups, channels)
+        self.eps = eps
+        self.dtype = dtype
+        self.scale = nnx.Param(jnp.ones((channels,), jnp.float32))
+        self.bias = nnx.Param(jnp.zeros((channels,), jnp.float32))
+
+    def __call__(self, x: jax.Array, m: BoardMask) -> jax.Array:
+        """Normalises ``x: [B, S, S, C]``; returns [B, S, S, C] in ``dtype``, zero off-board."""
+        b, h, w, c = x.shape
+        mask = m.mask.astype(jnp.float32)
+        xg = (x.astype(jnp.float32) * mask).reshape(b, h, w, self.groups, c // self.groups)
+        mg = mask[..., None]  # [B, S, S, 1, 1]
+        count = (m.area * (c // self.groups))[:, None, None, None, None]
+        mean = xg.sum(axis=(1, 2, 4), keepdims=True) / count
+        centred = (xg - mean) * mg
+        var = jnp.square(centred).sum(axis=(1, 2, 4), keepdims=True) / count
+        y = (centred * jax.lax.rsqrt(var + self.eps)).reshape(b, h, w, c)
+        y = y * self.scale[...] + self.bias[...]
+        return (y * mask).astype(self.dtype)
+
+
+class GlobalPoolBias(nnx.Module):
+    """Global pooling branch: conv -> norm -> act -> pool -> dense, giving a per-channel bias."""
+
+    def __init__(self, in_channels: int, pool_channels: int, out_channels: int, *,
+                 kernel_size: int, groups: int, activation: str, dtype, rngs: nnx.Rngs):
+        """Creates the branch.
+
+        Args:
+          in_channels: channels of the input features.
+          pool_channels: channels that are pooled.
+          out_channels: size of the produced bias.
+          kernel_size: spatial size of the conv in front of the pooling (1 = per point).
+          groups: norm groups.
+          activation: activation name.
+          dtype: compute dtype.
+          rngs: parameter rngs.
+        """
+        self.conv = nnx.Conv(in_channels, pool_channels, (kernel_size, kernel_size),
+                             use_bias=False, dtype=dtype, rngs=rngs)
+        self.norm = MaskedGroupNorm(pool_channels, groups, dtype=dtype)
+        self.dense = nnx.Linear(3 * pool_channels, out_channels, dtype=dtype, rngs=rngs)
+        self.activation = activation
+
+    def pooled(self, x: jax.Array, m: BoardMask) -> jax.Array:
+        """Returns the pooled features [B, 3 * pool_channels] float32 of ``x: [B, S, S, C]``."""
+        g = self.conv(x) * m.mask
+        g = ACTIVATIONS[self.activation](self.norm(g, m))
+        return masked_global_pool(g, m)
+
+    def __call__(self, x: jax.Array, m: BoardMask) -> jax.Array:
+        """Returns the bias [B, 1, 1, out_channels] for ``x: [B, S, S, C]``."""
+        return self.dense(self.pooled(x, m))[:, None, None, :]
