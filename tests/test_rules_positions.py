@@ -35,18 +35,13 @@ R5_SIMPLE = Rules(size=5, komi=0.5, superko=False)
 R5_NO_SUICIDE = Rules(size=5, komi=0.5, suicide=False)
 
 
-@jax.jit
-def _identity(x):
-    return x
+_jit_mask = jax.jit(lambda rules, state: rules.legal_mask(state), static_argnums=0)
+_jit_step = jax.jit(lambda rules, state, a: rules.step(state, a), static_argnums=0)
+_jit_status = jax.jit(lambda rules, state, a: rules.move_status(state, a), static_argnums=0)
 
 
 def _mask(rules: Rules, state: GoState) -> np.ndarray:
     return np.asarray(_jit_mask(rules, state))
-
-
-_jit_mask = jax.jit(lambda rules, state: rules.legal_mask(state), static_argnums=0)
-_jit_step = jax.jit(lambda rules, state, a: rules.step(state, a), static_argnums=0)
-_jit_status = jax.jit(lambda rules, state, a: rules.move_status(state, a), static_argnums=0)
 
 
 def parse(diagram: str) -> list[int]:
@@ -65,8 +60,8 @@ def gtp(rules: Rules, row: int, col: int) -> str:
     return "ABCDEFGHJKLMNOPQRST"[col] + str(rules.size - row)
 
 
-def setup(rules: Rules, diagram: str, to_play: int = BLACK) -> GoState:
-    """Plays the diagram's stones (row-major, alternating colours, passes to fill in)."""
+def setup_moves(rules: Rules, diagram: str, to_play: int = BLACK) -> list[int]:
+    """The diagram's stones in row-major order, alternating colours, with passes to fill in."""
     values = parse(diagram)
     stones = {c: [p for p, v in enumerate(values) if v == c] for c in (BLACK, WHITE)}
     moves, colour = [], BLACK
@@ -75,7 +70,12 @@ def setup(rules: Rules, diagram: str, to_play: int = BLACK) -> GoState:
         colour = -colour
     if colour != to_play:
         moves.append(rules.pass_action)  # the last setup move is a stone, so this ends nothing
-    state = play_all(rules, rules.init(), moves)
+    return moves
+
+
+def setup(rules: Rules, diagram: str, to_play: int = BLACK) -> GoState:
+    """The position of `diagram` with `to_play` to move, played through `Rules.play`."""
+    state = play_all(rules, rules.init(), setup_moves(rules, diagram, to_play))
     assert_board(rules, state, diagram)
     assert int(state.to_play) == to_play
     return state
@@ -183,7 +183,7 @@ TRIPLE_KO_AFTER_5 = """
 def test_triple_ko_cycle_is_forbidden_only_by_superko(rules: Rules):
     s = setup(rules, TRIPLE_KO)
     ref = RefGame(7, komi=0.5, superko=rules.superko)
-    for a in [int(x) for x in np.asarray(_history_actions(rules, TRIPLE_KO))]:
+    for a in setup_moves(rules, TRIPLE_KO):
         ref.play(a)
     moves = [pt(rules, r, c) for r, c in _CYCLE]
     for a in moves[:5]:
@@ -203,19 +203,6 @@ def test_triple_ko_cycle_is_forbidden_only_by_superko(rules: Rules):
         assert_board(rules, s, TRIPLE_KO)
         # ... and the cycle can go round again.
         assert _mask(rules, s)[moves[0]]
-
-
-def _history_actions(rules: Rules, diagram: str) -> list[int]:
-    """The setup moves `setup` plays for `diagram` (Black to play afterwards)."""
-    values = parse(diagram)
-    stones = {c: [p for p, v in enumerate(values) if v == c] for c in (BLACK, WHITE)}
-    moves, colour = [], BLACK
-    while stones[BLACK] or stones[WHITE]:
-        moves.append(stones[colour].pop(0) if stones[colour] else rules.pass_action)
-        colour = -colour
-    if colour != BLACK:
-        moves.append(rules.pass_action)
-    return moves
 
 
 # ---------------------------------------------------------------------------- snapback
@@ -473,37 +460,37 @@ def test_default_move_cap_is_twice_the_points():
 
 
 # ---------------------------------------------------------------------------- errors
-def _raises(rules: Rules, state: GoState, action: int, text: str):
+def _raises(text: str):
     return pytest.raises(IllegalMoveError, match=re.escape(text))
 
 
 def test_illegal_move_error_names_move_and_reason():
     s = R5.play(R5.init(), pt(R5, 0, 0))  # Black A5
-    with _raises(R5, s, 0, "illegal move A5 (action 0) by white at move 2: point is occupied"):
+    with _raises("illegal move A5 (action 0) by white at move 2: point is occupied"):
         R5.play(s, 0)
 
     s = setup(R5, SINGLE_SUICIDE, to_play=WHITE)
-    with _raises(R5, s, 0, f"illegal move A5 (action 0) by white at move {int(s.move_count) + 1}"
-                           ": suicide"):
+    n = int(s.move_count) + 1
+    with _raises(f"illegal move A5 (action 0) by white at move {n}: suicide is not allowed"):
         R5.play(s, 0)
 
     s = R5.play(setup(R5, KO), pt(R5, 1, 2))
-    name = gtp(R5, 1, 1)
-    assert name == "B4"
-    with _raises(R5, s, 6, f"illegal move B4 (action 6) by white at move {int(s.move_count) + 1}"
-                           ": the move repeats an earlier board position (ko)"):
+    assert gtp(R5, 1, 1) == "B4"
+    n = int(s.move_count) + 1
+    with _raises(f"illegal move B4 (action 6) by white at move {n}: the move repeats an earlier "
+                 "board position (ko)"):
         R5.play(s, 6)
 
     s = play_all(R5, R5.init(), [R5.pass_action, R5.pass_action])
-    with _raises(R5, s, 25, "illegal move pass (action 25) by black at move 3: the game is over"):
+    with _raises("illegal move pass (action 25) by black at move 3: the game is over"):
         R5.play(s, 25)
-    with _raises(R5, s, 12, "illegal move C3 (action 12) by black at move 3: the game is over"):
+    with _raises("illegal move C3 (action 12) by black at move 3: the game is over"):
         R5.play(s, 12)
 
     s = R5.init()
     for bad in (-1, 26, 1000):
         assert status(R5, s, bad) == OUT_OF_RANGE
-        with _raises(R5, s, bad, f"(action {bad}) by black at move 1: action out of range"):
+        with _raises(f"(action {bad}) by black at move 1: action out of range"):
             R5.play(s, bad)
     assert issubclass(IllegalMoveError, ValueError)
 

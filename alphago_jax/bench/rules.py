@@ -111,7 +111,8 @@ def run(
         for env in variants:
             sps = steps_per_second(env, batch, length, repeats)
             rows.append({"env": env.name, "size": size, "steps_per_s": sps})
-            print_fn(f"{env.name:<36} {sps:>12,.0f} steps/s  ({1e6 / sps * batch:,.0f} us/batch-step)")
+            us = 1e6 / sps * batch
+            print_fn(f"{env.name:<36} {sps:>12,.0f} steps/s  ({us:,.0f} us/batch-step)")
         base = pgx_env(size) if compare_pgx and size in (9, 19) else None
         if base is not None:
             sps = steps_per_second(base, batch, length, repeats)

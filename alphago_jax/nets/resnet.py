@@ -104,8 +104,10 @@ class ResNet(nnx.Module):
     def __call__(self, x: jax.Array) -> NetOutput:
         """Evaluates ``x: [B, S, S, C]`` float features (last channel = on-board mask)."""
         m = board_mask(x, self.dtype)
-        # Zero the padding first so garbage there cannot leak in through the stem conv.
-        h = self.stem(x.astype(self.dtype) * m.mask) * m.mask
+        # Zero the padding first so garbage there cannot leak in through the stem conv. The
+        # residual stream stays float32 (only the layers compute in `dtype`), so deep bfloat16
+        # nets do not accumulate rounding in the sum of block outputs.
+        h = (self.stem(x.astype(self.dtype) * m.mask) * m.mask).astype(jnp.float32)
         for blk in self.blocks:
             h = blk(h, m)
         h = ACTIVATIONS[self.activation](self.final_norm(h, m))

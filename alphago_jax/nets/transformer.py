@@ -114,10 +114,10 @@ class Transformer(nnx.Module):
         """Evaluates ``x: [B, S, S, C]`` float features (last channel = on-board mask)."""
         b, s = x.shape[0], x.shape[1]
         m = board_mask(x, self.dtype)
-        tokens = self.embed(x.astype(self.dtype) * m.mask)
-        tokens = (tokens + self._positions(s, tokens.shape[-1]).astype(self.dtype)) * m.mask
-        width = tokens.shape[-1]
-        pass_tok = jnp.broadcast_to(self.pass_token[...].astype(self.dtype), (b, 1, width))
+        # The residual stream is float32; the layers compute in `dtype` (as in the resnet).
+        tokens = self.embed(x.astype(self.dtype) * m.mask).astype(jnp.float32)
+        tokens = (tokens + self._positions(s, tokens.shape[-1])) * m.mask.astype(jnp.float32)
+        pass_tok = jnp.broadcast_to(self.pass_token[...], (b, 1, tokens.shape[-1]))
         seq = jnp.concatenate([tokens.reshape(b, s * s, -1), pass_tok], axis=1)
         key_mask = jnp.concatenate([m.mask.reshape(b, s * s) > 0, jnp.ones((b, 1), bool)], axis=1)
         for blk in self.blocks:

@@ -1,0 +1,185 @@
+"""mctx search over the real rules (AlphaZero: the simulator is perfect).
+
+The per-node embedding is the game state without its table of earlier positions: that table
+(uint32[2, S], the bulk of a state) never changes during one search, so it travels once per root in
+mctx's untouched `params` argument instead of once per tree node. Superko inside the tree is
+therefore checked against the positions before the root (not those along the simulated path).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import mctx
+
+from alphago_jax.features.planes import planes_from
+from alphago_jax.nets.heads import scalar_value
+from alphago_jax.rules.go import GoState, Rules
+
+_NEG = -1e9  # prior logit of illegal moves (finite: mctx subtracts logits)
+
+
+class SearchSettings(NamedTuple):
+    """Static search hyper-parameters (hashable; a jit static argument).
+
+    Attributes:
+      algorithm: 'gumbel' or 'puct'.
+      num_simulations: simulations per search.
+      max_num_considered_actions: Gumbel root actions for sequential halving.
+      gumbel_scale: Gumbel noise scale (0 = deterministic).
+      value_scale, maxvisit_init, rescale_values: Gumbel's completed-Q transform.
+      dirichlet_alpha, dirichlet_fraction, pb_c_init: PUCT root noise and exploration.
+    """
+
+    algorithm: str = "gumbel"
+    num_simulations: int = 16
+    max_num_considered_actions: int = 16
+    gumbel_scale: float = 1.0
+    value_scale: float = 0.1
+    maxvisit_init: float = 50.0
+    rescale_values: bool = True
+    dirichlet_alpha: float = 0.3
+    dirichlet_fraction: float = 0.25
+    pb_c_init: float = 1.25
+
+
+class SearchResult(NamedTuple):
+    """Outputs of one batched search.
+
+    Attributes:
+      action: int32[B] the search's own action choice.
+      policy: float32[B, A] the improved policy (Gumbel) or visit distribution (PUCT).
+      value: float32[B] searched root value for the side to move.
+      prior_value: float32[B] the network's value at the root.
+      legal: bool[B, A] the root's legal moves.
+    """
+
+    action: chex.Array
+    policy: chex.Array
+    value: chex.Array
+    prior_value: chex.Array
+    legal: chex.Array
+
+
+def strip(state: GoState) -> GoState:
+    """The state as a tree node holds it: without the table of earlier positions."""
+    return state.replace(seen=state.seen[..., :0])
+
+
+def evaluate(rules: Rules, apply, net_params, states: GoState, history: int):
+    """Network evaluation of a batch of states.
+
+    Returns:
+      (logits float32[B, A] with illegal moves at -1e9, value float32[B], legal bool[B, A]).
+    """
+    legal = jax.vmap(rules.legal_mask)(states)
+    x = jax.vmap(planes_from, in_axes=(0, 0, 0, None))(
+        states.boards[:, :history], states.to_play, legal[:, : rules.num_points], rules.size
+    )
+    out = apply(net_params, x)
+    logits = jnp.where(legal, out.policy_logits.astype(jnp.float32), _NEG)
+    return logits, scalar_value(out.value_logits), legal
+
+
+def make_recurrent_fn(rules: Rules, apply, history: int):
+    """mctx recurrent function stepping the real rules.
+
+    `params` is (net_params, seen, num_seen) with the root states' position tables.
+    Rewards are the Tromp-Taylor result for the player who moved, at the move that ends the game
+    (discount 0 and value 0 from there on); otherwise discount -1 (the other player moves next).
+    """
+
+    def recurrent_fn(params, rng_key, action, embedding: GoState):
+        del rng_key
+        net_params, seen, num_seen = params
+        state = embedding.replace(seen=seen, num_seen=num_seen)
+        was_over = jax.vmap(rules.is_over)(state)
+        nxt = jax.vmap(rules.step)(state, action)
+        over = jax.vmap(rules.is_over)(nxt)
+        ends_now = over & ~was_over
+        # Scoring floods the board: only do it when some game in the batch just ended.
+        score = jax.lax.cond(
+            jnp.any(ends_now),
+            lambda s: jax.vmap(rules.score)(s),
+            lambda s: jnp.zeros(s.to_play.shape, jnp.float32),
+            nxt,
+        )
+        reward = jnp.where(ends_now, jnp.sign(score) * state.to_play, 0.0)
+        logits, value, _ = evaluate(rules, apply, net_params, nxt, history)
+        out = mctx.RecurrentFnOutput(
+            reward=reward.astype(jnp.float32),
+            discount=jnp.where(over, 0.0, -1.0).astype(jnp.float32),
+            prior_logits=logits,
+            value=jnp.where(over, 0.0, value).astype(jnp.float32),
+        )
+        return out, strip(nxt)
+
+    return recurrent_fn
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def search(
+    rules: Rules, apply, history: int, settings: SearchSettings, net_params, states, key
+) -> SearchResult:
+    """One batched search from `states` (GoState with batch axis B)."""
+    return run_search(rules, apply, history, settings, net_params, states, key)
+
+
+def run_search(
+    rules: Rules, apply, history: int, settings: SearchSettings, net_params, states, key
+) -> SearchResult:
+    """Like `search`, but not jitted itself: call it inside a larger compiled function."""
+    logits, value, legal = evaluate(rules, apply, net_params, states, history)
+    root = mctx.RootFnOutput(prior_logits=logits, value=value, embedding=strip(states))
+    params = (net_params, states.seen, states.num_seen)
+    recurrent_fn = make_recurrent_fn(rules, apply, history)
+    if settings.algorithm == "gumbel":
+        qtransform = functools.partial(
+            mctx.qtransform_completed_by_mix_value,
+            value_scale=settings.value_scale,
+            maxvisit_init=settings.maxvisit_init,
+            rescale_values=settings.rescale_values,
+        )
+        out = mctx.gumbel_muzero_policy(
+            params, key, root, recurrent_fn, settings.num_simulations,
+            invalid_actions=~legal,
+            max_num_considered_actions=settings.max_num_considered_actions,
+            gumbel_scale=settings.gumbel_scale,
+            qtransform=qtransform,
+        )
+    elif settings.algorithm == "puct":
+        out = mctx.muzero_policy(
+            params, key, root, recurrent_fn, settings.num_simulations,
+            invalid_actions=~legal,
+            dirichlet_fraction=settings.dirichlet_fraction,
+            dirichlet_alpha=settings.dirichlet_alpha,
+            pb_c_init=settings.pb_c_init,
+        )
+    else:
+        raise ValueError(f"unknown search algorithm {settings.algorithm!r}")
+    searched = out.search_tree.summary().value
+    return SearchResult(
+        action=out.action.astype(jnp.int32),
+        policy=out.action_weights.astype(jnp.float32),
+        value=searched.astype(jnp.float32),
+        prior_value=value,
+        legal=legal,
+    )
+
+
+def node_bytes(rules: Rules, num_actions: int | None = None) -> dict[str, int]:
+    """Bytes one mctx tree node costs: the embedding plus mctx's per-node arrays.
+
+    mctx keeps per node: child visits (int32), child rewards, discounts, values, prior logits
+    (float32, each [A]), node visits/values/parents/action-from-parent (scalars)."""
+    a = rules.num_actions if num_actions is None else num_actions
+    emb = strip(rules.init())
+    embedding = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(emb))
+    per_action = a * (4 + 4 + 4 + 4 + 4 + 4)  # child index, visits, reward, discount, value, logits
+    scalars = 4 * 5  # node visits, raw value, value, parent, action from parent
+    tree = per_action + scalars
+    return {"embedding": embedding, "tree": tree, "total": embedding + tree}

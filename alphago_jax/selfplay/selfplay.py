@@ -1,0 +1,204 @@
+"""Self-play: B games advance in lockstep inside one `lax.scan`; finished games restart in place.
+
+Each step searches every game, picks a move (sampled from the search policy for the first
+`temperature_moves` moves, its best action after), writes the searched position to the replay
+buffer, applies resignation, plays the move and, for games that ended, records the result.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+
+from alphago_jax.replay import buffer as replay
+from alphago_jax.rules.go import WHITE, GoState, Rules
+from alphago_jax.search.mcts import SearchSettings, run_search
+
+
+class SelfPlaySettings(NamedTuple):
+    """Static self-play settings (hashable).
+
+    Attributes mirror `TrainConfig` fields of the same names; `full` and `fast` are the search
+    settings of a full and a cheap (playout-cap) search.
+    """
+
+    full: SearchSettings
+    fast: SearchSettings
+    history: int = 2
+    temperature_moves: int = 8
+    temperature: float = 1.0
+    playout_cap_fraction: float = 1.0
+    resign_threshold: float = -0.9
+    resign_moves: int = 3
+    no_resign_fraction: float = 0.1
+    policy_target: str = "soft"
+    ownership: bool = False
+
+
+@chex.dataclass(frozen=True)
+class SelfPlayState:
+    """Games in flight (leading axis B).
+
+    Attributes:
+      games: GoState[B].
+      game_id: int32[B] id of each game (its positions point to it in the replay buffer).
+      next_id: int32[] next unused game id.
+      no_resign: bool[B] this game is played to the end whatever the value says.
+      low_moves: int8[B, 2] consecutive own moves of (Black, White) with value below threshold.
+      would_resign: int8[B] in no-resign games, the colour that would have resigned first (0: none).
+    """
+
+    games: GoState
+    game_id: chex.Array
+    next_id: chex.Array
+    no_resign: chex.Array
+    low_moves: chex.Array
+    would_resign: chex.Array
+
+
+STAT_KEYS = (
+    "games", "black_wins", "draws", "moves_in_games", "resigned", "no_resign_checked",
+    "false_resign", "positions", "full_searches", "root_value_abs",
+)
+
+
+def init(rules: Rules, batch: int, key, settings: SelfPlaySettings) -> SelfPlayState:
+    games = jax.vmap(lambda _: rules.init())(jnp.arange(batch))
+    return SelfPlayState(
+        games=games,
+        game_id=jnp.arange(batch, dtype=jnp.int32),
+        next_id=jnp.int32(batch),
+        no_resign=jax.random.uniform(key, (batch,)) < settings.no_resign_fraction,
+        low_moves=jnp.zeros((batch, 2), jnp.int8),
+        would_resign=jnp.zeros((batch,), jnp.int8),
+    )
+
+
+def _choose(key, result, move_count, settings: SelfPlaySettings):
+    """Temperature sampling early in the game, the best action after."""
+    logits = jnp.where(result.policy > 0, jnp.log(result.policy) / settings.temperature, -jnp.inf)
+    sampled = jax.random.categorical(key, logits, axis=-1).astype(jnp.int32)
+    greedy = jnp.argmax(result.policy, axis=-1).astype(jnp.int32)
+    return jnp.where(move_count < settings.temperature_moves, sampled, greedy)
+
+
+def _resign(sp: SelfPlayState, value, settings: SelfPlaySettings):
+    """Updates low-value counters; returns (resigned bool[B], low_moves, would_resign)."""
+    mover = sp.games.to_play
+    col = (mover == WHITE).astype(jnp.int32)
+    rows = jnp.arange(mover.shape[0])
+    low = value < settings.resign_threshold
+    count = jnp.where(low, sp.low_moves[rows, col] + 1, 0).astype(jnp.int8)
+    low_moves = sp.low_moves.at[rows, col].set(count)
+    wants = (count >= settings.resign_moves) & (settings.resign_threshold > -1.0)
+    resigned = wants & ~sp.no_resign
+    first = wants & sp.no_resign & (sp.would_resign == 0)
+    would_resign = jnp.where(first, mover, sp.would_resign).astype(jnp.int8)
+    return resigned, low_moves, would_resign
+
+
+def make_step(rules: Rules, apply, settings: SelfPlaySettings):
+    """The scan body `(carry, key) -> (carry, stats)`; carry = (params, SelfPlayState, replay)."""
+    p = rules.num_points
+
+    def search_with(s: SearchSettings, net_params, games, key):
+        return run_search(rules, apply, settings.history, s, net_params, games, key)
+
+    def step(carry, key):
+        net_params, sp, buf = carry
+        k_cap, k_search, k_act, k_reset = jax.random.split(key, 4)
+        games = sp.games
+        b = games.to_play.shape[0]
+
+        # Playout-cap randomization, drawn for the whole lockstep batch: a real branch, so cheap
+        # steps cost only the cheap search.
+        if settings.playout_cap_fraction < 1.0:
+            full = jax.random.uniform(k_cap) < settings.playout_cap_fraction
+            result = jax.lax.cond(
+                full,
+                lambda: search_with(settings.full, net_params, games, k_search),
+                lambda: search_with(settings.fast, net_params, games, k_search),
+            )
+        else:
+            full = jnp.array(True)
+            result = search_with(settings.full, net_params, games, k_search)
+
+        action = _choose(k_act, result, games.move_count, settings)
+        if settings.policy_target == "soft":
+            target = result.policy
+        else:
+            target = jax.nn.one_hot(action, p + 1, dtype=jnp.float32)
+        buf = jax.lax.cond(
+            full,
+            lambda bf: replay.add_positions(
+                bf, games.boards[:, : settings.history], games.to_play,
+                result.legal[:, :p], target, sp.game_id,
+            ),
+            lambda bf: bf,
+            buf,
+        )
+
+        resigned, low_moves, would_resign = _resign(sp, result.value, settings)
+        nxt = jax.vmap(rules.step)(games, action)
+        ended = jax.vmap(rules.is_over)(nxt)
+        done = ended | resigned
+        score = jax.lax.cond(
+            jnp.any(ended),
+            lambda s: jax.vmap(rules.score)(s),
+            lambda s: jnp.zeros((b,), jnp.float32),
+            nxt,
+        )
+        result_black = jnp.where(resigned, -games.to_play, jnp.sign(score)).astype(jnp.int8)
+        own = None
+        if settings.ownership:
+            own = jax.lax.cond(
+                jnp.any(done),
+                lambda s: jax.vmap(rules.ownership)(s).reshape(b, p),
+                lambda s: jnp.zeros((b, p), jnp.int8),
+                nxt,
+            )
+        buf = replay.add_results(buf, done, sp.game_id, result_black, own, ended & ~resigned)
+
+        checked = done & sp.no_resign & (would_resign != 0)
+        stats = {
+            "games": jnp.sum(done),
+            "black_wins": jnp.sum(done & (result_black > 0)),
+            "draws": jnp.sum(done & (result_black == 0)),
+            "moves_in_games": jnp.sum(jnp.where(done, nxt.move_count, 0)),
+            "resigned": jnp.sum(resigned),
+            "no_resign_checked": jnp.sum(checked),
+            # The would-be resigner did not lose: resigning would have thrown the game away.
+            "false_resign": jnp.sum(checked & (result_black * would_resign >= 0)),
+            "positions": jnp.where(full, b, 0),
+            "full_searches": full.astype(jnp.int32),
+            "root_value_abs": jnp.mean(jnp.abs(result.value)),
+        }
+
+        fresh = jax.vmap(lambda _: rules.init())(jnp.arange(b))
+        reset = lambda f, s: jnp.where(done.reshape((b,) + (1,) * (s.ndim - 1)), f, s)
+        new_ids = sp.next_id + jnp.cumsum(done, dtype=jnp.int32) - 1
+        sp = SelfPlayState(
+            games=jax.tree.map(reset, fresh, nxt),
+            game_id=jnp.where(done, new_ids, sp.game_id),
+            next_id=sp.next_id + jnp.sum(done, dtype=jnp.int32),
+            no_resign=jnp.where(
+                done, jax.random.uniform(k_reset, (b,)) < settings.no_resign_fraction, sp.no_resign
+            ),
+            low_moves=jnp.where(done[:, None], 0, low_moves).astype(jnp.int8),
+            would_resign=jnp.where(done, 0, would_resign).astype(jnp.int8),
+        )
+        return (net_params, sp, buf), stats
+
+    return step
+
+
+def run(rules: Rules, apply, settings: SelfPlaySettings, net_params, sp, buf, key, steps: int):
+    """`steps` lockstep moves (call inside jit). Returns (sp, buf, summed stats)."""
+    body = make_step(rules, apply, settings)
+    (_, sp, buf), stats = jax.lax.scan(body, (net_params, sp, buf), jax.random.split(key, steps))
+    totals = {k: jnp.sum(v) for k, v in stats.items() if k != "root_value_abs"}
+    totals["root_value_abs"] = jnp.mean(stats["root_value_abs"])
+    return sp, buf, totals
