@@ -123,7 +123,7 @@ class TrainConfig:
     # ---------------------------------------------------------------- run
     seed: int = 0
     """Seed of every random choice in the run."""
-    iterations: int = 300
+    iterations: int = 150
     """Training iterations (self-play + SGD each)."""
     eval_every: int = 50
     """Iterations between evaluations (win rate vs random and vs the previous checkpoint)."""

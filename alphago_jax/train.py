@@ -135,7 +135,10 @@ class Trainer:
             batch = replay.sample(buf, k, self.cfg.train_batch, self.cfg.size, self.cfg.symmetries)
             return sgd_step(ts, batch, self.apply, self.optimizer, self.cfg)
 
-        ts, metrics = jax.lax.scan(body, ts, jax.random.split(key, self.cfg.sgd_steps))
+        # Fully unrolled: on XLA:CPU the conv gradients inside a while loop ran ~16x slower than
+        # the same steps unrolled (8 steps of a 3x32 net: 18.6 vs 1.15 CPU-seconds).
+        keys = jax.random.split(key, self.cfg.sgd_steps)
+        ts, metrics = jax.lax.scan(body, ts, keys, unroll=True)
         return ts, jax.tree.map(jnp.mean, metrics)
 
     def _iteration(self, carry: Carry, key):

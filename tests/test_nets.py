@@ -24,7 +24,7 @@ from alphago_jax.nets import (
 PLANES = 5  # 4 feature planes + the on-board mask
 
 TINY = {
-    "resnet": NetConfig(kind="resnet", blocks=3, channels=8, policy_channels=4,
+    "resnet": NetConfig(kind="resnet", blocks=2, channels=8, gpool_every=2, policy_channels=4,
                         value_channels=4, value_hidden=8),
     "mlp_ln": NetConfig(kind="resnet", block_type="mlp_ln", blocks=2, channels=8,
                         gpool_every=2, policy_channels=4, value_channels=4, value_hidden=8,
@@ -242,7 +242,7 @@ def test_flops_positive_and_grow_with_blocks():
     # Two extra preact blocks are at least their four 3x3 convs, 2*C*C FLOPs per tap; XLA counts
     # only taps inside the 9x9 board: (7 rows * 3 + 2 edge rows * 2) ** 2 = 625 of them.
     assert results["resnet", 3] - results["resnet", 1] >= 4 * 2 * 8 * 8 * 625
-    apply, params = build(TINY["resnet"])
+    apply, params = build(dataclasses.replace(TINY["resnet"], blocks=3))
     assert flops_per_eval(apply, params, (1, 9, 9, PLANES)) == results["resnet", 3]
 
 

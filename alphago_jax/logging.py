@@ -1,0 +1,255 @@
+"""Run logging for the training loop: a tqdm progress bar, `metrics.jsonl`, and wandb.
+
+Every `RunLogger.log(step, metrics)` call
+
+* appends one JSON line ``{"step": step, "time": unix_seconds, **metrics}`` to
+  ``run_dir/metrics.jsonl`` (flushed at once, so a killed run keeps every logged iteration),
+* logs the metrics at the top level of the wandb run (where a wandb sweep reads its metric),
+* advances the progress bar to `step` and shows a few key metrics in its postfix.
+
+wandb runs offline unless WANDB_MODE (or an explicit mode) says otherwise. The run id is stored in
+``run_dir/wandb_id.txt`` so a resumed training run continues the same wandb run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+METRICS_FILE = "metrics.jsonl"
+WANDB_ID_FILE = "wandb_id.txt"
+
+# Postfix metrics shown on the progress bar (when present), with their short labels.
+DEFAULT_POSTFIX: dict[str, str] = {
+    "games_per_s": "games/s",
+    "positions_per_s": "pos/s",
+    "loss": "loss",
+    "policy_loss": "pi",
+    "value_loss": "v",
+    "buffer_fill": "buf",
+}
+
+
+def to_float(value: Any, name: str = "value") -> float:
+    """A python float from a python / numpy / jax scalar (or any one-element array).
+
+    Raises:
+        TypeError: `value` is not numeric or has more than one element.
+    """
+    if isinstance(value, numbers.Real):
+        return float(value)
+    try:
+        arr = np.asarray(value)
+    except Exception as e:  # e.g. a deleted (donated) jax array
+        raise TypeError(f"metric {name!r}: cannot read {type(value).__name__}: {e}") from None
+    # dtype kinds that are not real numbers (bfloat16 & co. from ml_dtypes are kind 'V').
+    if arr.size != 1 or arr.dtype.kind in "OUSacMm":
+        raise TypeError(
+            f"metric {name!r} must be a numeric scalar, got {type(value).__name__} "
+            f"{arr.dtype}{list(arr.shape)}"
+        )
+    return float(arr.reshape(()))
+
+
+def _format(value: float) -> str:
+    """Compact number for the progress bar: 1234 -> '1.23k', 0.01234 -> '0.0123'."""
+    if not math.isfinite(value):
+        return str(value)
+    magnitude = abs(value)
+    for bound, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if magnitude >= bound:
+            return f"{value / bound:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def resolve_wandb_mode(mode: str | None = None, config: Mapping[str, Any] | None = None) -> str:
+    """wandb mode: `mode`, else config['wandb_mode'], else $WANDB_MODE, else 'offline'."""
+    mode = mode or (config or {}).get("wandb_mode") or os.environ.get("WANDB_MODE") or "offline"
+    # wandb also accepts these legacy spellings of online / offline.
+    mode = {"run": "online", "dryrun": "offline"}.get(mode, mode)
+    if mode not in ("online", "offline", "disabled", "shared"):
+        raise ValueError(f"unknown wandb mode {mode!r} (online, offline or disabled)")
+    return mode
+
+
+class RunLogger:
+    """Progress bar, JSON-lines metrics and wandb logging for one training run.
+
+    Args:
+        run_dir: the run directory (created if missing); metrics.jsonl, wandb_id.txt and wandb's
+            files go there.
+        config: the run's config, sent to wandb as the run config.
+        total: iterations in the run (progress bar length); None for an open-ended bar.
+        initial: iterations already done (a resumed run starts its bar there).
+        use_wandb: log to wandb as well.
+        project: wandb project.
+        mode: wandb mode ('online', 'offline', 'disabled'); see `resolve_wandb_mode`.
+        progress: show the progress bar (on stderr).
+        postfix: metric name -> label of the metrics shown on the bar; any other metric whose
+            name ends in 'loss' is shown too.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | Path,
+        config: Mapping[str, Any] | None = None,
+        *,
+        total: int | None = None,
+        initial: int = 0,
+        use_wandb: bool = True,
+        project: str = "alphago-jax",
+        mode: str | None = None,
+        progress: bool = True,
+        postfix: Mapping[str, str] | None = None,
+    ):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.config = dict(config or {})
+        self.postfix = dict(DEFAULT_POSTFIX if postfix is None else postfix)
+        self._file = open(self.run_dir / METRICS_FILE, "a", encoding="utf-8")
+        self.bar = self._make_bar(total, initial, progress)
+        self.wandb_run = None
+        if use_wandb:
+            self.wandb_run = self._init_wandb(project, resolve_wandb_mode(mode, self.config))
+
+    # ------------------------------------------------------------------ setup
+
+    @staticmethod
+    def _make_bar(total: int | None, initial: int, progress: bool):
+        from tqdm.auto import tqdm
+
+        return tqdm(
+            total=total, initial=initial, desc="train", unit="it", disable=not progress,
+            dynamic_ncols=True, mininterval=0.5, smoothing=0.1,
+        )
+
+    def _init_wandb(self, project: str, mode: str):
+        import wandb
+
+        run_id = self.wandb_id()
+        run = wandb.init(
+            project=project,
+            config=self.config,
+            dir=str(self.run_dir),
+            mode=mode,
+            id=run_id,
+            # "allow": continue run `run_id` if it exists (a resumed training run), else create it.
+            resume="allow",
+        )
+        return run
+
+    def wandb_id(self) -> str:
+        """The run's wandb id: read from wandb_id.txt, else new (or $WANDB_RUN_ID) and stored."""
+        path = self.run_dir / WANDB_ID_FILE
+        if path.exists():
+            run_id = path.read_text().strip()
+            if run_id:
+                return run_id
+        # A sweep agent picks the id of the run it starts and passes it in WANDB_RUN_ID. A new id is
+        # only a name (no experiment randomness), so it need not come from the run's jax key.
+        run_id = os.environ.get("WANDB_RUN_ID") or secrets.token_hex(6)
+        path.write_text(run_id + "\n")
+        return run_id
+
+    # ------------------------------------------------------------------ logging
+
+    def log(self, step: int, metrics: Mapping[str, Any]) -> dict[str, float]:
+        """Records `metrics` for iteration `step` everywhere; returns them as python floats.
+
+        Args:
+            step: the iteration just finished (the progress bar moves to it).
+            metrics: name -> numeric scalar (python, numpy or jax).
+        """
+        values = {str(k): to_float(v, str(k)) for k, v in metrics.items()}
+        step = int(step)
+        record = {"step": step, "time": round(time.time(), 3), **values}
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()
+        if self.wandb_run is not None:
+            # Commit now: otherwise wandb holds a step's row back until the next step arrives.
+            self.wandb_run.log(values, step=step, commit=True)
+        self._update_bar(step, values)
+        return values
+
+    def _update_bar(self, step: int, values: Mapping[str, float]) -> None:
+        shown = {
+            self.postfix.get(k, k): v
+            for k, v in values.items()
+            if k in self.postfix or k.endswith("loss")
+        }
+        self.bar.set_postfix({k: _format(v) for k, v in shown.items()}, refresh=False)
+        self.bar.update(max(step - self.bar.n, 0))
+
+    def write(self, message: str) -> None:
+        """Prints a line without breaking the progress bar."""
+        self.bar.write(message)
+
+    def close(self) -> None:
+        """Closes the bar and the metrics file and finishes the wandb run; safe to call twice."""
+        if self._file.closed:
+            return
+        self.bar.close()
+        self._file.close()
+        if self.wandb_run is not None:
+            self.wandb_run.finish()
+            self.wandb_run = None
+
+    def __enter__(self) -> RunLogger:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def read_metrics(run_dir: str | Path, *, dedupe: bool = True) -> list[dict]:
+    """The records of run_dir/metrics.jsonl, oldest step first.
+
+    Args:
+        run_dir: the run directory.
+        dedupe: keep only the last record written for each step (a resumed run re-logs the
+            iterations done after its last checkpoint); False returns every line as written.
+
+    Returns:
+        A list of dicts with 'step', 'time' and the metrics; [] if the file does not exist.
+        A trailing partial line (the process was killed mid-write) is skipped.
+    """
+    path = Path(run_dir) / METRICS_FILE
+    if not path.exists():
+        return []
+    records = []
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                break  # a write cut short by a crash
+            raise ValueError(f"{path}:{i + 1}: not a JSON record: {line[:80]!r}") from None
+    if not dedupe:
+        return records
+    by_step = {r["step"]: r for r in records}  # later lines overwrite earlier ones
+    return sorted(by_step.values(), key=lambda r: r["step"])
+
+
+def metric_series(records: Sequence[dict], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of metric `name` over `records` (those that have it).
+
+    Returns:
+        steps: int64[N]; values: float64[N].
+    """
+    pairs = [(r["step"], r[name]) for r in records if name in r]
+    steps = np.array([p[0] for p in pairs], dtype=np.int64)
+    values = np.array([p[1] for p in pairs], dtype=np.float64)
+    return steps, values
