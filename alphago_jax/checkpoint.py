@@ -126,13 +126,19 @@ def _to_storable(x: Any, spec: dict) -> Any:
 
 def _empty(spec: dict) -> bool:
     """A zero-size array leaf (orbax cannot store those)."""
-    return spec["kind"] in ("jax", "numpy") and 0 in spec["shape"]
+    return spec["kind"] in ("jax", "numpy", "key") and 0 in spec["shape"]
 
 
 def _zeros_like_spec(x: Any, spec: dict) -> Any:
+    """A zero-size leaf remade from the target (it holds no data to restore)."""
     if spec["kind"] == "numpy":
         return np.zeros(spec["shape"], dtype=np.dtype(spec["dtype"]))
-    return jnp.zeros(spec["shape"], dtype=x.dtype)
+    sharding = getattr(x, "sharding", None) or _default_sharding()
+    if spec["kind"] == "key":
+        data = jax.eval_shape(jax.random.key_data, jax.ShapeDtypeStruct(x.shape, x.dtype))
+        zeros = jnp.zeros(data.shape, data.dtype, device=sharding)
+        return jax.random.wrap_key_data(zeros, impl=x.dtype._impl)
+    return jnp.zeros(spec["shape"], dtype=x.dtype, device=sharding)
 
 
 def _default_sharding() -> jax.sharding.Sharding:
@@ -299,6 +305,8 @@ class Checkpointer:
         tree = _nest(
             [storage[i] for i in kept], [_to_storable(leaves[i], specs[i]) for i in kept]
         )
+        # orbax also refuses an empty item; a placeholder keeps leafless states saveable.
+        tree = tree or {"_placeholder": np.zeros((1,), np.int8)}
         manifest = {"format": _FORMAT, "user": _jsonable(metadata), "leaves": specs}
         try:
             json.dumps(manifest)
@@ -348,9 +356,11 @@ class Checkpointer:
         args = ocp.args.Composite(
             **{_STATE: ocp.args.StandardRestore(_nest(kept_storage, targets))}
         )
+        values = {}
         try:
-            restored = self._manager.restore(step, args=args)[_STATE]
-            values = dict(zip(kept, _unnest(restored, kept_storage), strict=True))
+            if kept:
+                restored = self._manager.restore(step, args=args)[_STATE]
+                values = dict(zip(kept, _unnest(restored, kept_storage), strict=True))
         except Exception as e:
             raise self._corrupt(step, e) from None
         out = [

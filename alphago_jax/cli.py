@@ -44,6 +44,14 @@ def _train(args) -> int:
     return train.main(args.run_dir, args.preset, args.overrides)
 
 
+def _evaluate(args) -> int:
+    from alphago_jax import train
+
+    if args.games < 1:
+        raise SystemExit("alphago-jax evaluate: --games must be >= 1")
+    return train.evaluate_main(args.run_dir, args.games, args.sims, args.seed)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alphago-jax", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -55,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         "overrides", nargs="*", help="config overrides as key=value or --key=value (wandb style)"
     )
     train.set_defaults(func=_train)
+
+    ev = sub.add_parser("evaluate", help="a run's latest checkpoint vs uniform random")
+    ev.add_argument("--run-dir", required=True)
+    ev.add_argument("--games", type=int, default=200)
+    ev.add_argument("--sims", type=int, default=None, help="default: the run's eval_simulations")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.set_defaults(func=_evaluate)
 
     bench = sub.add_parser("bench", help="throughput benchmarks")
     bench_sub = bench.add_subparsers(dest="bench", required=True)

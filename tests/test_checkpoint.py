@@ -67,6 +67,8 @@ def make_state(seed: int) -> dict:
         "games": games,
         "stats": Stats(count=jnp.int32(seed), total=jnp.float32(seed * 0.5)),
         "host": np.arange(5, dtype=np.int64) * seed,
+        # Zero-size leaves (e.g. a disabled ownership target), which orbax itself cannot store.
+        "empty": (jnp.zeros((4, 0), jnp.int8), np.zeros(0, np.float32), jax.random.split(key, 0)),
         "iteration": 10 + seed,
         "lr": 0.25 * seed,
         "flag": bool(seed % 2),
@@ -104,6 +106,8 @@ def test_round_trip_is_bit_exact(tmp_path):
         abstract = jax.eval_shape(lambda: make_state(3))
         abstract = {**abstract, "host": np.zeros(5, np.int64), "iteration": 0, "lr": 0.0,
                     "flag": False}
+        abstract["empty"] = (*abstract["empty"][:1], np.zeros((0,), np.float32),
+                             abstract["empty"][2])
         restored = ckpt.restore(abstract, step=5)
         assert_identical(restored, state)
         assert isinstance(restored["params"], nnx.State)
@@ -276,3 +280,11 @@ def test_resume_after_kill_during_async_save(tmp_path):
         ckpt.wait()
         assert ckpt.latest_step() == 2
     assert sorted(p.name for p in root.iterdir()) == ["1", "2"]
+
+
+def test_state_of_only_zero_size_leaves(tmp_path):
+    with Checkpointer(tmp_path) as ckpt:
+        ckpt.save(1, {"a": jnp.zeros((0, 3))})
+        ckpt.wait()
+        restored = ckpt.restore({"a": jax.ShapeDtypeStruct((0, 3), jnp.float32)})
+    assert restored["a"].shape == (0, 3) and restored["a"].dtype == jnp.float32
