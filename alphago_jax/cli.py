@@ -52,6 +52,50 @@ def _evaluate(args) -> int:
     return train.evaluate_main(args.run_dir, args.games, args.sims, args.seed)
 
 
+def _arena(args) -> int:
+    from alphago_jax.arena import referee
+
+    return referee.main(
+        args.player_a, args.player_b, games=args.games, size=args.size, komi=args.komi,
+        superko=args.superko, suicide=args.suicide, max_moves=args.max_moves,
+        sgf_dir=args.sgf_dir, seed=args.seed, parallel=args.parallel,
+        gtp_timeout=args.gtp_timeout, progress=not args.no_progress,
+    )
+
+
+def _add_arena(sub) -> None:
+    ar = sub.add_parser(
+        "arena", help="a match between two players (random, checkpoints, GTP engines)",
+        description="Players: 'random', 'ckpt:DIR[@STEP][:SIMS]' (a training run's checkpoint), "
+        "'gtp:COMMAND' (a GTP engine, e.g. 'gtp:/usr/games/gnugo --mode gtp --level 10'). "
+        "The last stdout line is 'A vs B: W-L-D, win rate X (95% CI lo-hi)'.",
+    )
+    ar.add_argument("player_a", metavar="PLAYER_A")
+    ar.add_argument("player_b", metavar="PLAYER_B")
+    ar.add_argument("--games", type=int, default=40)
+    ar.add_argument("--size", type=int, default=None, help="default: the checkpoint's, else 9")
+    ar.add_argument("--komi", type=float, default=None, help="default: the checkpoint's, else 7.5")
+    ar.add_argument("--superko", action=argparse.BooleanOptionalAction, default=None,
+                    help="positional superko (default: the checkpoint's, else on)")
+    ar.add_argument("--suicide", action=argparse.BooleanOptionalAction, default=None,
+                    help="multi-stone suicide (always off with a GTP engine)")
+    ar.add_argument("--max-moves", type=int, default=None, help="move cap (default 2*size^2)")
+    ar.add_argument("--sgf-dir", default=None, help="default: runs/arena-<time>")
+    ar.add_argument("--seed", type=int, default=0)
+    ar.add_argument("--parallel", type=int, default=None,
+                    help="games at once (default: all up to 256; 8 with a GTP engine)")
+    ar.add_argument("--gtp-timeout", type=float, default=None,
+                    help="seconds per GTP reply before the engine forfeits (default 60)")
+    ar.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ar.set_defaults(func=_arena)
+
+
+def _gtp(args) -> int:
+    from alphago_jax.gtp import engine
+
+    return engine.main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alphago-jax", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +114,21 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--sims", type=int, default=None, help="default: the run's eval_simulations")
     ev.add_argument("--seed", type=int, default=0)
     ev.set_defaults(func=_evaluate)
+
+    _add_arena(sub)
+
+    gtp = sub.add_parser("gtp", help="serve a checkpoint as a GTP engine on stdin/stdout")
+    gtp.add_argument("--checkpoint", required=True, help="run directory (its latest checkpoint)")
+    gtp.add_argument("--sims", type=int, default=None, help="default: the run's eval_simulations")
+    gtp.add_argument("--superko", action=argparse.BooleanOptionalAction, default=None,
+                     help="positional superko (default: the run's config)")
+    gtp.add_argument("--suicide", action=argparse.BooleanOptionalAction, default=None,
+                     help="allow multi-stone suicide (default: the run's config)")
+    gtp.add_argument("--komi", type=float, default=None, help="default: the run's komi")
+    gtp.add_argument("--resign-threshold", type=float, default=-0.95,
+                     help="resign below this searched value; -1 never resigns")
+    gtp.add_argument("--seed", type=int, default=0)
+    gtp.set_defaults(func=_gtp)
 
     bench = sub.add_parser("bench", help="throughput benchmarks")
     bench_sub = bench.add_subparsers(dest="bench", required=True)

@@ -123,7 +123,7 @@ class TrainConfig:
     # ---------------------------------------------------------------- run
     seed: int = 0
     """Seed of every random choice in the run."""
-    iterations: int = 150
+    iterations: int = 120
     """Training iterations (self-play + SGD each)."""
     eval_every: int = 50
     """Iterations between evaluations (win rate vs random and vs the previous checkpoint)."""
@@ -178,7 +178,11 @@ class TrainConfig:
             (self.iterations >= 0, "iterations must be >= 0"),
             (self.eval_every >= 0 and self.checkpoint_every >= 1, "bad eval/checkpoint period"),
             (self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1"),
-            (self.max_moves >= 0, "max_moves must be >= 0"),
+            (0 <= self.max_moves <= 30000, "max_moves must be in 0..30000"),
+            (self.temperature > 0, "temperature must be > 0"),
+            (self.resign_moves >= 1, "resign_moves must be >= 1"),
+            (self.eval_simulations >= 1, "eval_simulations must be >= 1"),
+            (self.warmup_steps >= 0, "warmup_steps must be >= 0"),
         ]
         for ok, message in checks:
             if not ok:
@@ -268,9 +272,11 @@ def _parse_value(key: str, raw, typ: type):
                 return False
             raise ValueError("expected true/false")
         if typ is int:
+            if isinstance(raw, str) and "e" in raw.lower():
+                raw = float(raw)  # "1e4" is an integer; "9.5e0" is not (checked below)
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError("expected an integer")
-            return int(float(raw)) if isinstance(raw, str) and "e" in raw.lower() else int(raw)
+            return int(raw)
         if typ is float:
             if isinstance(raw, bool):
                 raise ValueError("expected a number")

@@ -42,8 +42,8 @@ SCALE = float(os.environ.get("ALPHAGO_JAX_REF_GAMES_SCALE", "1.0"))
 # Games per (size, superko, suicide) configuration at scale 1 and at scale 10; in between (and
 # beyond) the count follows the power law through those two points, so a long run at scale 10
 # reaches thousands of games per board size even where scale 1 only affords a handful.
-_GAMES = {2: (2048, 20000), 3: (1536, 15000), 5: (1024, 10000), 7: (200, 2000), 9: (100, 1000),
-          13: (8, 400), 19: (3, 250)}
+_GAMES = {2: (2048, 20000), 3: (1536, 15000), 5: (768, 8000), 7: (150, 2000), 9: (80, 1000),
+          13: (6, 400), 19: (3, 250)}
 _CHUNK = 512  # games per compiled call; bounds memory and makes compilation independent of scale
 
 # XLA's backend optimisations cost more compile time than these short runs save; integer results
@@ -133,9 +133,10 @@ def _compiled_games(config: Config, batch: int):
 
 def _play_engine_games(config: Config, n: int, seed: int):
     """Plays >= n games; yields (game id, records, final) per game as numpy arrays."""
-    batch = min(n, _CHUNK)
+    chunks = math.ceil(n / _CHUNK)
+    batch = math.ceil(n / chunks)
     run = _compiled_games(config, batch)
-    for chunk in range(math.ceil(n / batch)):
+    for chunk in range(chunks):
         key = jax.random.fold_in(jax.random.key(seed), chunk)
         k_games, k_pass = jax.random.split(key)
         keys = jax.random.split(k_games, batch)
@@ -256,8 +257,9 @@ def test_random_games_match_reference(config: Config):
     for game, rec, final in _play_engine_games(config, n, seed):
         _compare_game(config, game, rec, final, stats)
     print(f"{_config_id(config)}: {stats}")
-    # The comparison only means something if the games reached the interesting rules.
-    if 3 <= config.size <= 9:
+    # The comparison only means something if the games reached the interesting rules (checked
+    # where the default game counts make that certain).
+    if 3 <= config.size <= 9 and SCALE >= 1.0:
         assert stats["captures"] > 0 and stats["two_passes"] > 0 and stats["cap"] > 0, stats
         assert stats["ko_bans"] > 0 and stats["illegal_played"] > 0, stats
         if config.suicide:

@@ -1,0 +1,523 @@
+"""Players for the arena: batched device players, and host players seated one per game.
+
+* `DevicePlayer`s choose moves for a whole batch of games in one compiled call: `RandomPlayer`
+  (uniform over legal points) and `CheckpointPlayer` (batched MCTS with a trained network).
+* `HostPlayer`s play one game at a time through a `Seat`: `GTPPlayer` drives any GTP engine
+  (GnuGo, KataGo, ...) in a subprocess, `ScriptedPlayer` replays fixed move lists (tests).
+
+Player specs (`parse_player`):
+
+* ``random``
+* ``ckpt:DIR``, ``ckpt:DIR:SIMS``, ``ckpt:DIR@STEP``, ``ckpt:DIR@STEP:SIMS`` -- a training run
+  directory (its latest checkpoint, or checkpoint STEP), searching with the run's evaluation
+  settings (SIMS simulations per move if given).
+* ``gtp:COMMAND`` -- a GTP engine started as COMMAND (split like a shell would), e.g.
+  ``gtp:/usr/games/gnugo --mode gtp --level 10``.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import queue
+import re
+import shlex
+import shutil
+import subprocess
+import threading
+import time
+import weakref
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from alphago_jax.rules.coords import action_to_gtp, gtp_to_action
+from alphago_jax.rules.go import BLACK, GoState, Rules
+from alphago_jax.search.mcts import SearchSettings, run_search
+
+RESIGN = -1
+"""What `Seat.genmove` returns when the player resigns."""
+
+DEFAULT_GTP_TIMEOUT = 60.0
+
+
+class PlayerSpecError(ValueError):
+    """A player spec that cannot be parsed or loaded; the message says which and why."""
+
+
+class PlayerError(RuntimeError):
+    """A host player failed during a game (GTP timeout, '?' reply, bad vertex, process exit).
+
+    The referee turns it into a loss of that game for the player, with this message as reason.
+    """
+
+
+# ------------------------------------------------------------------------------ device players
+
+
+class DevicePlayer:
+    """Chooses moves for a batch of games at once (one compiled call per move).
+
+    Attributes:
+      name: the player spec, used in results and SGF files.
+      history: board positions its inputs need (the arena keeps at least that many).
+      config: the training config of a checkpoint (for the arena's default rules), else None.
+    """
+
+    name: str = "device"
+    history: int = 1
+    config = None
+
+    def select(self, rules: Rules, states: GoState, key: jax.Array) -> np.ndarray:
+        """Moves for every game in the batch.
+
+        Args:
+          rules: the arena's rules.
+          states: GoState with batch axis B (finished or idle games included).
+          key: PRNG key.
+
+        Returns:
+          int32[B] legal actions (only those of games where this player is to move are used).
+        """
+        raise NotImplementedError
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _random_actions(rules: Rules, states: GoState, key: jax.Array) -> jax.Array:
+    legal = jax.vmap(rules.legal_mask)(states)
+    # Pass only when no point is legal, so games end by filling the board, not by an early pass.
+    points = legal.at[:, -1].set(~jnp.any(legal[:, :-1], axis=-1))
+    return jax.random.categorical(key, jnp.where(points, 0.0, -jnp.inf)).astype(jnp.int32)
+
+
+class RandomPlayer(DevicePlayer):
+    """Uniformly random legal points; passes only when no point is legal."""
+
+    def __init__(self, name: str = "random"):
+        self.name = name
+
+    def select(self, rules, states, key):
+        return np.asarray(_random_actions(rules, states, key))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _search_actions(rules, apply, history, settings: SearchSettings, params, states, key):
+    result = run_search(rules, apply, history, settings, params, states, key)
+    if settings.algorithm == "gumbel":
+        return result.action  # sequential halving's choice (Gumbel noise gives game variety)
+    return jnp.argmax(result.policy, axis=-1).astype(jnp.int32)
+
+
+class CheckpointPlayer(DevicePlayer):
+    """A trained network searching with mctx; every game of the batch in one search.
+
+    Args:
+      name: the spec.
+      trainer: the run's `Trainer` (network apply, config, evaluation search settings).
+      params: network parameters.
+      step: the checkpoint's step.
+      simulations: simulations per move (default: the run's `eval_simulations`).
+      run_dir: the run directory (for naming variants).
+    """
+
+    def __init__(self, name: str, trainer, params, step: int, simulations: int | None = None,
+                 run_dir: str | None = None):
+        self.name = name
+        self.run_dir = run_dir
+        self.trainer = trainer
+        self.params = params
+        self.step = step
+        self.config = trainer.cfg
+        self.history = trainer.cfg.history
+        self.settings = trainer.eval_settings
+        if simulations is not None:
+            self.settings = self.settings._replace(num_simulations=simulations)
+
+    @property
+    def simulations(self) -> int:
+        return self.settings.num_simulations
+
+    def with_simulations(self, simulations: int, name: str | None = None) -> CheckpointPlayer:
+        """The same network searching with another number of simulations (no reload).
+
+        Its default name is the spec `ckpt:DIR@STEP:SIMS`."""
+        if simulations < 1:
+            raise PlayerSpecError(f"simulations must be >= 1, got {simulations}")
+        if name is None:
+            name = f"ckpt:{self.run_dir}@{self.step}:{simulations}" if self.run_dir else (
+                f"{self.name}[{simulations} sims]")
+        return CheckpointPlayer(
+            name, self.trainer, self.params, self.step, simulations, self.run_dir
+        )
+
+    def select(self, rules, states, key):
+        return np.asarray(
+            _search_actions(
+                rules, self.trainer.apply, self.history, self.settings, self.params, states, key
+            )
+        )
+
+
+def load_checkpoint(run_dir: str | Path, step: int | None = None):
+    """The trainer, network parameters and step of a run's checkpoint.
+
+    Args:
+      run_dir: a training run directory (config.json + checkpoints/).
+      step: which checkpoint; None for the latest complete one.
+
+    Returns:
+      (trainer, params, step).
+
+    Raises:
+      PlayerSpecError: not a run directory, no such checkpoint, or one that does not load.
+    """
+    from alphago_jax.checkpoint import Checkpointer, CheckpointError
+    from alphago_jax.config import ConfigError, TrainConfig
+
+    run = Path(run_dir)
+    if not (run / "config.json").is_file():
+        raise PlayerSpecError(f"{run} is not a training run directory (no config.json)")
+    try:
+        cfg = TrainConfig.load(run / "config.json")
+        trainer = _abstract_trainer(cfg)
+        # Shapes only: the restore fills them, so nothing is computed for a fresh carry.
+        target = jax.eval_shape(trainer.init, jax.random.key(cfg.seed))
+        with Checkpointer(run / "checkpoints", keep=cfg.keep_checkpoints, async_save=False) as ck:
+            steps = ck.all_steps()
+            if not steps:
+                raise PlayerSpecError(f"{run / 'checkpoints'} holds no complete checkpoint")
+            if step is None:
+                step = steps[-1]
+            elif step not in steps:
+                raise PlayerSpecError(f"{run} has no checkpoint for step {step} (steps: {steps})")
+            carry = ck.restore(target, step)
+    except (ConfigError, CheckpointError) as e:
+        raise PlayerSpecError(f"cannot load {run}: {e}") from None
+    return trainer, carry.train.params, step
+
+
+@functools.lru_cache(maxsize=32)
+def _abstract_trainer(cfg):
+    """`make_train(cfg)` traced abstractly, one per config.
+
+    The Trainer initialises a throw-away network eagerly, one small XLA compile per weight
+    initialiser (15 s on a busy 2-core CPU). Under `eval_shape` nothing is compiled; the Trainer
+    keeps only static pieces (config, rules, graphdef, apply, optimizer), so none of the traced
+    values escape. Sharing the Trainer (and so its `apply`, a jit static argument) between the
+    checkpoints of one run means their searches compile once.
+    """
+    from alphago_jax.train import make_train
+
+    built = []
+    jax.eval_shape(lambda: built.append(make_train(cfg)) or 0)
+    return built[0]
+
+
+def checkpoint_steps(run_dir: str | Path) -> list[int]:
+    """Steps with a complete checkpoint in a run directory, ascending."""
+    from alphago_jax.checkpoint import Checkpointer
+
+    path = Path(run_dir) / "checkpoints"
+    if not path.is_dir():
+        raise PlayerSpecError(f"{run_dir} has no checkpoints directory")
+    with Checkpointer(path, async_save=False) as ck:
+        return ck.all_steps()
+
+
+# ------------------------------------------------------------------------------ host players
+
+
+class Seat:
+    """One game at a time for a host player; the referee keeps one seat per concurrent game."""
+
+    def new_game(self, rules: Rules, game: int) -> None:
+        """Prepares an empty board for game number `game` under `rules`."""
+
+    def genmove(self, colour: int) -> int:
+        """The player's move as `colour` (+1 black, -1 white): an action, or `RESIGN`.
+
+        Raises:
+          PlayerError: the player failed (the referee forfeits the game).
+        """
+        raise NotImplementedError
+
+    def play(self, colour: int, action: int) -> None:
+        """Tells the player that `colour` (the opponent) played `action`."""
+
+    def close(self) -> None:
+        """Releases the seat's resources (idempotent)."""
+
+
+class HostPlayer:
+    """A player that plays one game per `Seat` on the host (a process, a script)."""
+
+    name: str = "host"
+    is_gtp: bool = False
+    history: int = 1
+    config = None
+
+    def seat(self) -> Seat:
+        raise NotImplementedError
+
+
+class ScriptedPlayer(HostPlayer):
+    """Replays fixed moves: game g uses `scripts[g % len(scripts)]`; passes when it runs out.
+
+    Moves are actions (int), GTP vertices ("D4", "pass") or "resign". Nothing is checked here:
+    the referee judges the moves, which is what tests of the referee need.
+    """
+
+    def __init__(self, scripts: list[list[int | str]], name: str = "scripted"):
+        self.scripts = scripts
+        self.name = name
+
+    def seat(self) -> Seat:
+        return _ScriptSeat(self.scripts)
+
+
+class _ScriptSeat(Seat):
+    def __init__(self, scripts):
+        self.scripts = scripts
+        self.moves: list[int | str] = []
+        self.size = 0
+
+    def new_game(self, rules, game):
+        self.moves = list(self.scripts[game % len(self.scripts)])
+        self.size = rules.size
+
+    def genmove(self, colour):
+        if not self.moves:
+            return self.size * self.size
+        move = self.moves.pop(0)
+        if isinstance(move, str):
+            return RESIGN if move.lower() == "resign" else gtp_to_action(move, self.size)
+        return int(move)
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    """Stops an engine process for good (also run by the finalizer at interpreter exit)."""
+    if proc.poll() is None:
+        try:
+            proc.stdin.write("quit\n")
+            proc.stdin.flush()
+            proc.wait(timeout=1.0)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            pass
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        try:
+            stream.close()
+        except (OSError, ValueError):
+            pass
+
+
+def _pump(stream, sink, last) -> None:
+    """Copies lines from a pipe into `sink`, then `last` (background thread)."""
+    try:
+        for line in stream:
+            sink(line)
+    except (OSError, ValueError):
+        pass
+    sink(last)
+
+
+class GTPClient:
+    """A GTP engine in a subprocess: `send(command)` returns the '=' reply or raises PlayerError.
+
+    Replies are read by a background thread so every command has a timeout; a timeout kills the
+    engine (its stream would be out of step with ours). The process is killed by `close`, and at
+    the latest when the client is garbage-collected or the interpreter exits.
+
+    Args:
+      command: the engine's command line (a string is split like a shell would) or argv list.
+      timeout: seconds to wait for each reply.
+    """
+
+    def __init__(self, command: str | list[str], timeout: float = DEFAULT_GTP_TIMEOUT):
+        self.argv = shlex.split(command) if isinstance(command, str) else list(command)
+        self.timeout = timeout
+        try:
+            self.proc = subprocess.Popen(
+                self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True, bufsize=1, errors="replace",
+            )
+        except OSError as e:
+            raise PlayerError(f"cannot start GTP engine {self.argv[0]!r}: {e}") from None
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._stderr: collections.deque[str] = collections.deque(maxlen=5)
+        # None marks the end of stdout: the engine exited.
+        threading.Thread(target=_pump, args=(self.proc.stdout, self._lines.put, None),
+                         daemon=True).start()
+        threading.Thread(target=_pump, args=(self.proc.stderr, self._stderr.append, ""),
+                         daemon=True).start()
+        self._finalizer = weakref.finalize(self, _terminate, self.proc)
+
+    @property
+    def alive(self) -> bool:
+        return self._finalizer.alive and self.proc.poll() is None
+
+    def _died(self, command: str) -> PlayerError:
+        code = self.proc.wait()
+        tail = "".join(self._stderr).strip().splitlines()
+        why = f"; stderr: {tail[-1][:200]}" if tail else ""
+        return PlayerError(f"GTP engine exited (code {code}) before answering {command!r}{why}")
+
+    def send(self, command: str) -> str:
+        """Sends one command; returns the text of the '=' reply (stripped).
+
+        Raises:
+          PlayerError: '?' reply (with the engine's message), no reply within the timeout,
+            or the engine has exited.
+        """
+        if not self._finalizer.alive:
+            raise PlayerError(f"GTP engine is closed; cannot send {command!r}")
+        try:
+            self.proc.stdin.write(command + "\n")
+            self.proc.stdin.flush()
+        except (OSError, ValueError):
+            raise self._died(command) from None
+        deadline = time.monotonic() + self.timeout
+        reply: list[str] = []
+        while True:
+            try:
+                line = self._lines.get(timeout=max(deadline - time.monotonic(), 0.0))
+            except queue.Empty:
+                self.proc.kill()  # it is busy: asking it to quit would only wait longer
+                self.close()
+                raise PlayerError(
+                    f"GTP engine gave no reply to {command!r} within {self.timeout:g}s"
+                ) from None
+            if line is None:
+                raise self._died(command)
+            line = line.rstrip("\r\n")
+            if not reply:
+                if line.strip() and line[0] in "=?":
+                    reply.append(line)
+                continue  # blank lines or chatter before the reply
+            if not line.strip():
+                break
+            reply.append(line)
+        head = re.sub(r"^[=?]\d*\s?", "", reply[0])
+        text = "\n".join([head, *reply[1:]]).strip()
+        if reply[0][0] == "?":
+            raise PlayerError(f"GTP engine refused {command!r}: ? {text}")
+        return text
+
+    def close(self) -> None:
+        """Asks the engine to quit, then kills it (idempotent)."""
+        self._finalizer()
+
+
+class GTPPlayer(HostPlayer):
+    """Any GTP engine; each seat runs its own engine process, reused game after game.
+
+    At the start of a game the seat sends `boardsize`, `clear_board` and `komi`, then the
+    opponent's moves with `play` and asks for its own with `genmove`.
+
+    Args:
+      name: the spec (``gtp:COMMAND``).
+      command: the engine's command line.
+      timeout: seconds allowed per GTP reply (a timeout loses the game).
+    """
+
+    is_gtp = True
+
+    def __init__(self, name: str, command: str, timeout: float = DEFAULT_GTP_TIMEOUT):
+        self.name = name
+        self.command = command
+        self.timeout = timeout
+
+    def seat(self) -> Seat:
+        return _GTPSeat(self.command, self.timeout)
+
+
+class _GTPSeat(Seat):
+    def __init__(self, command: str, timeout: float):
+        self.command = command
+        self.timeout = timeout
+        self.client: GTPClient | None = None
+        self.size = 0
+
+    def new_game(self, rules, game):
+        # A failed engine is replaced: one protocol error costs one game, not the match.
+        if self.client is None or not self.client.alive:
+            self.close()
+            self.client = GTPClient(self.command, self.timeout)
+        self.size = rules.size
+        self.client.send(f"boardsize {rules.size}")
+        self.client.send("clear_board")
+        self.client.send(f"komi {rules.komi:g}")
+
+    def genmove(self, colour):
+        reply = self._client().send(f"genmove {_colour(colour)}")
+        vertex = reply.split()[0] if reply.split() else ""
+        if vertex.lower() == "resign":
+            return RESIGN
+        try:
+            return gtp_to_action(vertex, self.size)
+        except ValueError as e:
+            raise PlayerError(f"GTP engine answered genmove with a bad vertex: {e}") from None
+
+    def play(self, colour, action):
+        self._client().send(f"play {_colour(colour)} {action_to_gtp(action, self.size)}")
+
+    def _client(self) -> GTPClient:
+        if self.client is None:
+            raise PlayerError("GTP seat used before new_game")
+        return self.client
+
+    def close(self):
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+
+def _colour(colour: int) -> str:
+    return "b" if colour == BLACK else "w"
+
+
+# ------------------------------------------------------------------------------ specs
+
+_CKPT = re.compile(r"^ckpt:(?P<dir>.+?)(?:@(?P<step>\d+))?(?::(?P<sims>\d+))?$")
+
+
+def parse_player(spec: str, gtp_timeout: float = DEFAULT_GTP_TIMEOUT):
+    """A player from its spec (see the module docstring).
+
+    Checkpoints are loaded here; GTP engines only start when a game needs them, but the program
+    must exist.
+
+    Raises:
+      PlayerSpecError: a malformed spec, a missing run/checkpoint/program.
+    """
+    spec = spec.strip()
+    if spec == "random":
+        return RandomPlayer()
+    if spec.startswith("gtp:"):
+        command = spec[4:].strip()
+        try:
+            argv = shlex.split(command)
+        except ValueError as e:
+            raise PlayerSpecError(f"bad GTP command in {spec!r}: {e}") from None
+        if not argv:
+            raise PlayerSpecError(f"{spec!r}: expected gtp:COMMAND, e.g. 'gtp:gnugo --mode gtp'")
+        if shutil.which(argv[0]) is None:
+            raise PlayerSpecError(f"{spec!r}: program {argv[0]!r} not found or not executable")
+        return GTPPlayer(spec, command, gtp_timeout)
+    if spec.startswith("ckpt:"):
+        m = _CKPT.match(spec)
+        if m is None:
+            raise PlayerSpecError(f"{spec!r}: expected ckpt:DIR, ckpt:DIR:SIMS or ckpt:DIR@STEP")
+        sims = int(m["sims"]) if m["sims"] else None
+        if sims is not None and sims < 1:
+            raise PlayerSpecError(f"{spec!r}: simulations must be >= 1")
+        step = int(m["step"]) if m["step"] else None
+        trainer, params, step = load_checkpoint(m["dir"], step)
+        return CheckpointPlayer(spec, trainer, params, step, sims, m["dir"])
+    raise PlayerSpecError(
+        f"unknown player {spec!r}: expected 'random', 'ckpt:DIR[@STEP][:SIMS]' or 'gtp:COMMAND'"
+    )

@@ -1,0 +1,195 @@
+"""Tests for alphago_jax.search.mcts: the search over the real rules finds forced wins, its
+policies are distributions over legal moves, and the node-size estimate is sane.
+
+The network is untrained: what makes the capture the search's choice is the Tromp-Taylor reward at
+the move that ends the game (the move cap), so a wrong reward sign or perspective would make the
+search pick a losing move instead.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from alphago_jax.features.planes import num_planes
+from alphago_jax.nets import NetConfig, make_apply, make_network, split
+from alphago_jax.rules.go import BLACK, WHITE, Rules
+from alphago_jax.search.mcts import SearchSettings, node_bytes, search
+
+SIZE, HISTORY, BATCH = 5, 2, 4
+# B (3,0), W (4,0), B (3,1), W (4,1): the two white stones in the bottom-left corner have one
+# liberty left, at (4,2); Black is to move at move 4.
+SETUP = [(3, 0), (4, 0), (3, 1), (4, 1)]
+CAPTURE = 4 * SIZE + 2
+# Black's move ends the game (move cap 5). Komi 7.5: the capture leaves Black the whole board
+# (25 - 7.5 > 0); any other move leaves 3 black stones, 2 white and neutral empty points
+# (1 - 7.5 < 0), and so does passing.
+ONE_PLY = Rules(size=SIZE, komi=7.5, superko=True, suicide=False, max_moves=5, history=HISTORY)
+# Black moves, White replies, and the game ends (move cap 6). Komi 0.5: after the capture any
+# white reply leaves Black ahead (3 stones vs 1, or the whole board after a pass); after any
+# other black move, a white stone anywhere makes it 3 vs 3 with neutral empty points: -0.5.
+TWO_PLY = Rules(size=SIZE, komi=0.5, superko=True, suicide=False, max_moves=6, history=HISTORY)
+
+# Gumbel without root noise: sequential halving over all 22 legal moves, deterministic. (With
+# gumbel_scale=1 and 32 simulations the noise of a losing move beats the capture's completed-Q
+# bonus about one time in ten: that is Gumbel's exploration, not a search error.)
+GUMBEL = SearchSettings(algorithm="gumbel", num_simulations=32, max_num_considered_actions=32,
+                        gumbel_scale=0.0)
+PUCT = SearchSettings(algorithm="puct", num_simulations=32)  # with Dirichlet root noise
+GUMBEL_2 = GUMBEL._replace(num_simulations=128)
+
+
+@pytest.fixture(scope="module")
+def net():
+    model = make_network(NetConfig(kind="resnet", blocks=1, channels=8), num_planes(HISTORY),
+                         nnx.Rngs(0))
+    graphdef, params = split(model)
+    return make_apply(graphdef), params
+
+
+def _position(rules: Rules, moves):
+    state = rules.init()
+    for m in moves:
+        state = rules.play(state, m if isinstance(m, int) else m[0] * SIZE + m[1])
+    return state
+
+
+def _batch(states):
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+
+
+def _chosen(settings: SearchSettings, result) -> np.ndarray:
+    """What the agent plays: Gumbel's own action, or PUCT's most visited move."""
+    if settings.algorithm == "gumbel":
+        return np.asarray(result.action)
+    return np.asarray(jnp.argmax(result.policy, axis=-1))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _expand(rules: Rules, states):
+    """GoState[N] -> GoState[N * A]: every action played from every state (illegal: a pass)."""
+    actions = jnp.arange(rules.num_actions)
+    kids = jax.vmap(lambda s: jax.vmap(rules.step, in_axes=(None, 0))(s, actions))(states)
+    return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), kids)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _judge(rules: Rules, states):
+    """(is_over bool[N], score float32[N], legal bool[N, A]) of GoState[N]."""
+    return (jax.vmap(rules.is_over)(states), jax.vmap(rules.score)(states),
+            jax.vmap(rules.legal_mask)(states))
+
+
+def test_one_ply_position_is_what_the_test_claims():
+    state = _position(ONE_PLY, SETUP)
+    over, score, legal = (np.asarray(x) for x in _judge(ONE_PLY, _batch([state])))
+    legal = legal[0]
+    assert int(legal.sum()) == 22 and legal[CAPTURE]
+    assert int(ONE_PLY.to_play(state)) == BLACK
+    assert int(state.move_count) == ONE_PLY.move_cap - 1  # Black's move is the last one
+    assert not over[0] and score[0] < 0  # Black is losing now
+    over, score, _ = (np.asarray(x) for x in _judge(ONE_PLY, _expand(ONE_PLY, _batch([state]))))
+    assert over[legal].all()
+    assert np.flatnonzero(legal & (score > 0)).tolist() == [CAPTURE]  # the only winning move
+
+
+def test_two_ply_position_is_what_the_test_claims():
+    state = _position(TWO_PLY, SETUP)
+    a = TWO_PLY.num_actions
+    legal = np.asarray(_judge(TWO_PLY, _batch([state]))[2][0])
+    assert int(TWO_PLY.to_play(state)) == BLACK and int(state.move_count) == 4
+    kids = _expand(TWO_PLY, _batch([state]))
+    kid_over, _, kid_legal = (np.asarray(x) for x in _judge(TWO_PLY, kids))
+    assert not kid_over[legal].any()
+    grand_over, grand_score, _ = _judge(TWO_PLY, _expand(TWO_PLY, kids))
+    over, score = np.asarray(grand_over).reshape(a, a), np.asarray(grand_score).reshape(a, a)
+    assert over[legal][kid_legal[legal]].all()  # White's reply ends every game
+    # Black's result after White's best reply, for each black move.
+    worst = np.where(kid_legal, score, np.inf).min(axis=1)
+    assert np.flatnonzero(legal & (worst > 0)).tolist() == [CAPTURE]
+
+
+@pytest.mark.parametrize(
+    "rules, settings",
+    # (Two-ply PUCT passes too; left out to save a compile of the whole search.)
+    [(ONE_PLY, GUMBEL), (ONE_PLY, PUCT), (TWO_PLY, GUMBEL_2)],
+    ids=["one-ply-gumbel", "one-ply-puct", "two-ply-gumbel"],
+)
+def test_search_finds_the_capture(net, rules, settings):
+    apply, params = net
+    state = _position(rules, SETUP)
+    n_legal = int(_judge(rules, _batch([state]))[2].sum())
+    assert settings.num_simulations >= n_legal
+    if settings.algorithm == "gumbel":
+        assert settings.max_num_considered_actions >= n_legal  # every legal move is tried
+    states = _batch([state] * BATCH)  # same position, different root noise per row (PUCT)
+    for seed in range(2):
+        result = search(rules, apply, HISTORY, settings, params, states, jax.random.key(seed))
+        assert _chosen(settings, result).tolist() == [CAPTURE] * BATCH
+        # The improved policy / visit distribution also puts its largest weight on it.
+        assert np.argmax(np.asarray(result.policy), axis=-1).tolist() == [CAPTURE] * BATCH
+
+
+def test_capture_search_value_sign(net):
+    """PUCT's root value concentrates on the winning move: positive for the winning side."""
+    apply, params = net
+    states = _batch([_position(ONE_PLY, SETUP)] * BATCH)
+    result = search(ONE_PLY, apply, HISTORY, PUCT, params, states, jax.random.key(0))
+    assert np.all(np.asarray(result.value) > 0)
+
+
+def _policy_positions():
+    """Positions of the one-ply rules (at most 4 moves: the cap is 5) with varied legality."""
+    init = ONE_PLY.init()
+    # White stones at (0,1) and (1,0): Black at (0,0) would be a single-stone suicide.
+    suicide = _position(ONE_PLY, [(2, 2), (0, 1), (3, 3), (1, 0)])
+    white_to_move = _position(ONE_PLY, [(2, 2)])
+    over = ONE_PLY.play(_position(ONE_PLY, SETUP), CAPTURE)  # the game has ended
+    return [init, suicide, white_to_move, over]
+
+
+@pytest.mark.parametrize("settings", [GUMBEL, PUCT], ids=["gumbel", "puct"])
+def test_policy_is_a_distribution_over_legal_moves(net, settings):
+    apply, params = net
+    positions = _policy_positions()
+    assert int(ONE_PLY.to_play(positions[2])) == WHITE
+    assert bool(ONE_PLY.is_over(positions[3]))
+    states = _batch(positions)
+    result = search(ONE_PLY, apply, HISTORY, settings, params, states, jax.random.key(3))
+    policy = np.asarray(result.policy)
+    legal = np.asarray(_judge(ONE_PLY, states)[2])
+    assert not legal[1, 0]  # the suicide point
+    np.testing.assert_array_equal(np.asarray(result.legal), legal)
+    assert policy.shape == (BATCH, ONE_PLY.num_actions)
+    np.testing.assert_allclose(policy.sum(axis=-1), 1.0, atol=1e-5)
+    assert np.all(policy >= 0)
+    assert np.all(policy[~legal] == 0), "illegal moves got search weight"
+    assert policy[1, 0] == 0 and policy[1, 2 * SIZE + 2] == 0  # suicide point, occupied point
+    action = np.asarray(result.action)
+    assert legal[np.arange(BATCH), action].all()
+    # Only passing is legal once the game is over.
+    np.testing.assert_allclose(policy[3], np.eye(ONE_PLY.num_actions)[ONE_PLY.pass_action])
+    # The opening position spreads weight over many moves (the search is not degenerate).
+    assert np.count_nonzero(policy[0]) > 1
+    assert np.all(np.abs(np.asarray(result.value)) <= 1 + 1e-6)
+    assert np.all(np.abs(np.asarray(result.prior_value)) <= 1 + 1e-6)
+
+
+def test_node_bytes():
+    small, big = node_bytes(Rules(size=9)), node_bytes(Rules(size=19))
+    for nodes in (small, big):
+        assert nodes["embedding"] > 0 and nodes["tree"] > 0
+        assert nodes["total"] == nodes["embedding"] + nodes["tree"]
+    assert big["total"] > small["total"]
+    assert big["embedding"] > small["embedding"] and big["tree"] > small["tree"]
+    # The tree node holds no table of earlier positions: superko costs nothing per node, even
+    # though the superko state's table is max_moves + 1 entries long.
+    assert node_bytes(Rules(size=9, superko=True))["embedding"] == node_bytes(
+        Rules(size=9, superko=False)
+    )["embedding"]
+    assert node_bytes(Rules(size=9), num_actions=10)["tree"] < small["tree"]
