@@ -91,5 +91,5 @@ def sgd_step(state: TrainState, batch: Sample, apply, optimizer, cfg):
     )
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics["grad_norm"] = optax.tree_utils.tree_l2_norm(grads)
+    metrics["grad_norm"] = optax.tree_utils.tree_norm(grads)
     return TrainState(params=params, opt_state=opt_state, step=state.step + 1), metrics
