@@ -244,16 +244,22 @@ class Checkpointer:
         directory: where step directories live (created if missing).
         keep: number of most recent checkpoints kept; older ones are deleted.
         async_save: write in a background thread (`save` only copies arrays to host memory).
+        writer: this process owns the directory and saves into it. A reader (`writer=False`:
+            evaluation, arena, GTP) never deletes unfinished saves, which may belong to a run that
+            is still training.
     """
 
-    def __init__(self, directory: str | Path, keep: int = 3, async_save: bool = True):
+    def __init__(
+        self, directory: str | Path, keep: int = 3, async_save: bool = True, writer: bool = True
+    ):
         self.directory = Path(directory).absolute()
         if keep < 1:
             raise ValueError(f"keep must be >= 1, got {keep}")
         options = ocp.CheckpointManagerOptions(
             enable_async_checkpointing=async_save,
-            # Leftovers of a save killed before it finished: never valid, safe to delete.
-            cleanup_tmp_directories=True,
+            # Leftovers of a save killed before it finished: never valid, and only the writer
+            # may delete them (a reader could be looking at a save in progress).
+            cleanup_tmp_directories=writer,
             create=True,
             **_keep_options(keep),
         )

@@ -8,6 +8,7 @@ self-play `selfplay_steps` lockstep moves with search -> write positions to the 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 import time
 from pathlib import Path
@@ -263,24 +264,46 @@ def main(run_dir: str, preset: str = "default", overrides: list[str] | None = No
     return 0
 
 
-def load_run(run_dir: str | Path) -> tuple[Trainer, Carry, int]:
-    """The trainer and the latest checkpointed carry of a run directory."""
+@functools.lru_cache(maxsize=32)
+def abstract_trainer(cfg: TrainConfig) -> Trainer:
+    """`make_train(cfg)` traced abstractly, one per config.
+
+    The Trainer initialises a throw-away network eagerly, one small XLA compile per weight
+    initialiser (15 s on a busy 2-core CPU). Under `eval_shape` nothing is compiled; the Trainer
+    keeps only static pieces (config, rules, graphdef, apply, optimizer), so no traced value
+    escapes. Sharing it (and so its `apply`, a jit static argument) between the checkpoints of
+    one run means their searches compile once.
+    """
+    built = []
+    jax.eval_shape(lambda: built.append(make_train(cfg)) or 0)
+    return built[0]
+
+
+def load_run(run_dir: str | Path, step: int | None = None) -> tuple[Trainer, Carry, int]:
+    """The trainer and a checkpointed carry (default: the latest) of a run directory.
+
+    Raises:
+      ConfigError: not a run directory, or a bad config.json.
+      CheckpointError: no such checkpoint, or one that does not load.
+    """
     from alphago_jax.checkpoint import Checkpointer, CheckpointError
 
     run_path = Path(run_dir)
-    if not (run_path / "config.json").exists():
+    if not (run_path / "config.json").is_file():
         raise ConfigError(f"{run_path} is not a run directory (no config.json)")
     cfg = TrainConfig.load(run_path / "config.json")
-    trainer = make_train(cfg)
-    carry = trainer.init(jax.random.key(cfg.seed))
-    ckpt = Checkpointer(run_path / "checkpoints", keep=cfg.keep_checkpoints, async_save=False)
-    try:
-        step = ckpt.latest_step()
-        if step is None:
+    trainer = abstract_trainer(cfg)
+    # Shapes only: the restore fills them, so nothing is computed for a fresh carry.
+    target = jax.eval_shape(trainer.init, jax.random.key(cfg.seed))
+    with Checkpointer(run_path / "checkpoints", async_save=False, writer=False) as ckpt:
+        steps = ckpt.all_steps()
+        if not steps:
             raise CheckpointError(f"{run_path / 'checkpoints'} holds no complete checkpoint")
-        carry = ckpt.restore(carry, step)
-    finally:
-        ckpt.close()
+        if step is None:
+            step = steps[-1]
+        elif step not in steps:
+            raise CheckpointError(f"{run_path} has no checkpoint for step {step} (steps: {steps})")
+        carry = ckpt.restore(target, step)
     return trainer, carry, step
 
 

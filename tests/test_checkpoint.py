@@ -288,3 +288,17 @@ def test_state_of_only_zero_size_leaves(tmp_path):
         ckpt.wait()
         restored = ckpt.restore({"a": jax.ShapeDtypeStruct((0, 3), jnp.float32)})
     assert restored["a"].shape == (0, 3) and restored["a"].dtype == jnp.float32
+
+
+def test_reader_leaves_unfinished_saves_alone(tmp_path):
+    """An evaluator opening a run that is still training must not delete a save in progress."""
+    from alphago_jax.checkpoint import Checkpointer
+
+    ck = Checkpointer(tmp_path, async_save=False)
+    ck.save(1, {"x": np.arange(3)})
+    ck.close()
+    in_progress = tmp_path / "2.orbax-checkpoint-tmp"
+    in_progress.mkdir()
+    with Checkpointer(tmp_path, async_save=False, writer=False) as reader:
+        assert reader.latest_step() == 1
+    assert in_progress.is_dir()

@@ -173,46 +173,15 @@ def load_checkpoint(run_dir: str | Path, step: int | None = None):
     Raises:
       PlayerSpecError: not a run directory, no such checkpoint, or one that does not load.
     """
-    from alphago_jax.checkpoint import Checkpointer, CheckpointError
-    from alphago_jax.config import ConfigError, TrainConfig
+    from alphago_jax.checkpoint import CheckpointError
+    from alphago_jax.config import ConfigError
+    from alphago_jax.train import load_run
 
-    run = Path(run_dir)
-    if not (run / "config.json").is_file():
-        raise PlayerSpecError(f"{run} is not a training run directory (no config.json)")
     try:
-        cfg = TrainConfig.load(run / "config.json")
-        trainer = _abstract_trainer(cfg)
-        # Shapes only: the restore fills them, so nothing is computed for a fresh carry.
-        target = jax.eval_shape(trainer.init, jax.random.key(cfg.seed))
-        with Checkpointer(run / "checkpoints", keep=cfg.keep_checkpoints, async_save=False) as ck:
-            steps = ck.all_steps()
-            if not steps:
-                raise PlayerSpecError(f"{run / 'checkpoints'} holds no complete checkpoint")
-            if step is None:
-                step = steps[-1]
-            elif step not in steps:
-                raise PlayerSpecError(f"{run} has no checkpoint for step {step} (steps: {steps})")
-            carry = ck.restore(target, step)
+        trainer, carry, step = load_run(run_dir, step)
     except (ConfigError, CheckpointError) as e:
-        raise PlayerSpecError(f"cannot load {run}: {e}") from None
+        raise PlayerSpecError(f"cannot load {run_dir}: {e}") from None
     return trainer, carry.train.params, step
-
-
-@functools.lru_cache(maxsize=32)
-def _abstract_trainer(cfg):
-    """`make_train(cfg)` traced abstractly, one per config.
-
-    The Trainer initialises a throw-away network eagerly, one small XLA compile per weight
-    initialiser (15 s on a busy 2-core CPU). Under `eval_shape` nothing is compiled; the Trainer
-    keeps only static pieces (config, rules, graphdef, apply, optimizer), so none of the traced
-    values escape. Sharing the Trainer (and so its `apply`, a jit static argument) between the
-    checkpoints of one run means their searches compile once.
-    """
-    from alphago_jax.train import make_train
-
-    built = []
-    jax.eval_shape(lambda: built.append(make_train(cfg)) or 0)
-    return built[0]
 
 
 def checkpoint_steps(run_dir: str | Path) -> list[int]:
@@ -222,7 +191,7 @@ def checkpoint_steps(run_dir: str | Path) -> list[int]:
     path = Path(run_dir) / "checkpoints"
     if not path.is_dir():
         raise PlayerSpecError(f"{run_dir} has no checkpoints directory")
-    with Checkpointer(path, async_save=False) as ck:
+    with Checkpointer(path, async_save=False, writer=False) as ck:
         return ck.all_steps()
 
 
