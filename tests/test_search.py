@@ -143,6 +143,16 @@ def test_capture_search_value_sign(net):
     assert np.all(np.asarray(result.value) > 0)
 
 
+def test_gumbel_root_value_follows_the_improved_policy(net):
+    """21 of the 22 legal moves lose, and sequential halving visits them all: the average of all
+    simulations (mctx's root node value) is negative, but the value of the search's policy,
+    which puts most of its weight on the winning capture, is clearly positive."""
+    apply, params = net
+    states = _batch([_position(ONE_PLY, SETUP)] * BATCH)
+    result = search(ONE_PLY, apply, HISTORY, GUMBEL, params, states, jax.random.key(0))
+    assert np.all(np.asarray(result.value) > 0.5), result.value
+
+
 def _policy_positions():
     """Positions of the one-ply rules (at most 4 moves: the cap is 5) with varied legality."""
     init = ONE_PLY.init()

@@ -95,16 +95,20 @@ class MaskedGroupNorm(nnx.Module):
 
     def __call__(self, x: jax.Array, m: BoardMask) -> jax.Array:
         """Normalises ``x: [B, S, S, C]``; returns [B, S, S, C] in ``dtype``, zero off-board."""
-        b, h, w, c = x.shape
+        b, _, _, c = x.shape
+        per_group = c // self.groups
         mask = m.mask.astype(jnp.float32)
-        xg = (x.astype(jnp.float32) * mask).reshape(b, h, w, self.groups, c // self.groups)
-        mg = mask[..., None]  # [B, S, S, 1, 1]
-        count = (m.area * (c // self.groups))[:, None, None, None, None]
-        mean = xg.sum(axis=(1, 2, 4), keepdims=True) / count
-        centred = (xg - mean) * mg
-        var = jnp.square(centred).sum(axis=(1, 2, 4), keepdims=True) / count
-        y = (centred * jax.lax.rsqrt(var + self.eps)).reshape(b, h, w, c)
-        y = y * self.scale[...] + self.bias[...]
+        xf = x.astype(jnp.float32) * mask
+        # One pass over the activations: per-channel sums of x and x^2, pooled into groups
+        # afterwards on [B, C] arrays. Two passes (centre, then square) cost ~1.5x on XLA:CPU.
+        s1 = xf.sum(axis=(1, 2)).reshape(b, self.groups, per_group).sum(-1)
+        s2 = jnp.square(xf).sum(axis=(1, 2)).reshape(b, self.groups, per_group).sum(-1)
+        count = m.area[:, None] * per_group
+        mean = s1 / count
+        var = jnp.maximum(s2 / count - jnp.square(mean), 0.0)
+        scale = jnp.repeat(jax.lax.rsqrt(var + self.eps), per_group, axis=1) * self.scale[...]
+        shift = self.bias[...] - jnp.repeat(mean, per_group, axis=1) * scale
+        y = xf * scale[:, None, None, :] + shift[:, None, None, :]
         return (y * mask).astype(self.dtype)
 
 

@@ -53,9 +53,10 @@ class SearchResult(NamedTuple):
     Attributes:
       action: int32[B] the search's own action choice.
       policy: float32[B, A] the improved policy (Gumbel) or visit distribution (PUCT).
-      value: float32[B] searched root value for the side to move.
+      value: float32[B] searched root value for the side to move (see `policy_value`).
       prior_value: float32[B] the network's value at the root.
       legal: bool[B, A] the root's legal moves.
+      visits: int32[B, A] root visit counts per action (what the search looked at).
     """
 
     action: chex.Array
@@ -63,6 +64,7 @@ class SearchResult(NamedTuple):
     value: chex.Array
     prior_value: chex.Array
     legal: chex.Array
+    visits: chex.Array
 
 
 def strip(state: GoState) -> GoState:
@@ -161,14 +163,32 @@ def run_search(
         )
     else:
         raise ValueError(f"unknown search algorithm {settings.algorithm!r}")
-    searched = out.search_tree.summary().value
     return SearchResult(
         action=out.action.astype(jnp.int32),
         policy=out.action_weights.astype(jnp.float32),
-        value=searched.astype(jnp.float32),
+        value=policy_value(out),
         prior_value=value,
         legal=legal,
+        visits=out.search_tree.children_visits[:, mctx.Tree.ROOT_INDEX].astype(jnp.int32),
     )
+
+
+def policy_value(out: mctx.PolicyOutput) -> chex.Array:
+    """The searched root value: the search policy's average Q over the visited root actions.
+
+    mctx's root node value averages every simulation's return, and Gumbel's sequential halving
+    spends many simulations on actions it then discards, so that average is biased towards the
+    value of weak moves. Weighting each visited action's Q by the improved policy (Gumbel) or the
+    visit distribution (PUCT) estimates the value of playing the search's policy instead.
+
+    Returns:
+      float32[B] for the side to move; the root node value where no action was visited.
+    """
+    summary = out.search_tree.summary()
+    w = jnp.where(summary.visit_counts > 0, out.action_weights, 0.0)
+    total = jnp.sum(w, axis=-1)
+    value = jnp.sum(w * summary.qvalues, axis=-1) / jnp.maximum(total, 1e-12)
+    return jnp.where(total > 0, value, summary.value).astype(jnp.float32)
 
 
 def node_bytes(rules: Rules, num_actions: int | None = None) -> dict[str, int]:
