@@ -96,12 +96,73 @@ def _gtp(args) -> int:
     return engine.main(args)
 
 
+# ------------------------------------------------------------------ supervised
+_SUPERVISED_VALUE_OPTIONS = (
+    "--data", "--run-dir", "--preset", "--steps", "--holdout", "--eval-every", "--chunk",
+    "--eval-batch", "--train-eval-positions",
+)
+
+
+def _supervised(args) -> int:
+    from alphago_jax.supervised import SLSettings, main
+
+    given = {k: getattr(args, k) for k in (
+        "steps", "holdout", "eval_every", "chunk", "eval_batch", "train_eval_positions")}
+    settings = SLSettings(strict=args.strict, **{k: v for k, v in given.items() if v is not None})
+    return main(args.data, args.run_dir, args.preset, args.overrides, settings)
+
+
+def _add_supervised(sub) -> None:
+    # Defaults (None) are SLSettings' (not imported here: that would load jax for every command).
+    sl = sub.add_parser(
+        "supervised", help="supervised warm start: train the network on SGF game records",
+        description="Trains the network of a TrainConfig (preset + key=value overrides) to "
+        "predict the played move and the result of SGF games under --data; writes a run "
+        "directory that evaluate, arena (ckpt:DIR), gtp and init_from=DIR load.",
+    )
+    sl.add_argument("--data", required=True, help="directory of .sgf files (recursive)")
+    sl.add_argument("--run-dir", required=True, help="new run directory")
+    sl.add_argument("--preset", default="default", help="named config preset")
+    sl.add_argument("--steps", type=int, help="SGD steps (default 2000)")
+    sl.add_argument("--holdout", type=float,
+                    help="fraction of games held out for evaluation (default 0.1)")
+    sl.add_argument("--eval-every", type=int, help="SGD steps between evaluations (default 100)")
+    sl.add_argument("--chunk", type=int, help="SGD steps per compiled call (default 4)")
+    sl.add_argument("--eval-batch", type=int, help="positions per evaluation call (default 512)")
+    sl.add_argument("--train-eval-positions", type=int,
+                    help="training positions evaluated like the held-out ones (default 2048)")
+    sl.add_argument("--strict", action="store_true",
+                    help="fail on a malformed SGF or an illegal move instead of skipping it")
+    sl.add_argument(
+        "overrides", nargs="*", help="config overrides as key=value or --key=value (wandb style)"
+    )
+    sl.set_defaults(func=_supervised)
+
+
+def _split_supervised(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(argparse arguments, config overrides) of `supervised`'s command line."""
+    known, overrides = [], []
+    for i, a in enumerate(argv):
+        is_value = i > 0 and argv[i - 1] in _SUPERVISED_VALUE_OPTIONS
+        if "=" in a and not is_value and not a.startswith("-"):
+            overrides.append(a)
+        elif a.startswith("--") and "=" in a and a.split("=")[0] not in _SUPERVISED_VALUE_OPTIONS:
+            overrides.append(a[2:])
+        else:
+            known.append(a)
+    return known, overrides
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alphago-jax", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="self-play training (the main job)")
-    train.add_argument("--run-dir", required=True, help="run directory; an existing one resumes")
+    train.add_argument(
+        "--run-dir", default=None,
+        help="run directory; an existing one resumes. Required, except under a wandb sweep "
+        "agent, where it defaults to runs/sweeps/<sweep_id>/<run_id>",
+    )
     train.add_argument("--preset", default="default", help="named config preset")
     train.add_argument(
         "overrides", nargs="*", help="config overrides as key=value or --key=value (wandb style)"
@@ -116,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=_evaluate)
 
     _add_arena(sub)
+    _add_supervised(sub)
 
     gtp = sub.add_parser("gtp", help="serve a checkpoint as a GTP engine on stdin/stdout")
     gtp.add_argument("--checkpoint", required=True, help="run directory (its latest checkpoint)")
@@ -150,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--steps", type=int, default=16, help="self-play steps per timed run")
     bs.add_argument("--repeats", type=int, default=3)
     bs.add_argument("--no-pgx", action="store_true", help="skip the pgx baseline")
+    bs.add_argument("--breakdown", action="store_true",
+                    help="also time same-network and null-network loops and one net evaluation")
     bs.set_defaults(func=_bench_selfplay)
     return parser
 
@@ -167,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
             (extra if is_override else known).append(a)
         args = build_parser().parse_args(["train", *known])
         args.overrides = list(args.overrides) + [e[2:] for e in extra]
+    elif argv and argv[0] == "supervised":
+        known, overrides = _split_supervised(argv[1:])
+        args = build_parser().parse_args(["supervised", *known])
+        args.overrides = overrides
     else:
         args = build_parser().parse_args(argv)
     return args.func(args)

@@ -68,6 +68,19 @@ class TrainConfig:
     """PUCT: weight of the Dirichlet noise in the root prior."""
     pb_c_init: float = 1.25
     """PUCT: exploration constant."""
+    # ---------------------------------------------------------------- warm starts, board mixes
+    init_from: str = ""
+    """Run directory (self-play or supervised) whose latest network parameters initialise a fresh
+    run; the architecture must match, the board size may differ (the nets are fully
+    convolutional). '' = random initialisation. Ignored when the run directory resumes."""
+    sizes: str = ""
+    """Multi-size training: comma-separated board sizes, e.g. '5,7,9'. Every iteration self-plays
+    `selfplay_batch` games of each size, padded to the largest (= `size`) with the on-board mask,
+    into one replay buffer. '' = `size` only."""
+    bootstrap_iterations: int = 0
+    """Random-play value bootstrap: the first N iterations self-play uniformly random legal moves
+    (no search) and train the value head only, so search starts from a value net that knows end
+    positions. 0 = off."""
     # ---------------------------------------------------------------- self-play
     selfplay_batch: int = 64
     """Games advanced in lockstep."""
@@ -145,6 +158,22 @@ class TrainConfig:
     def move_cap(self) -> int:
         return self.max_moves or 2 * self.size * self.size
 
+    @property
+    def board_sizes(self) -> tuple[int, ...]:
+        """The board sizes self-played, ascending: `sizes` parsed, or (size,) when it is ''.
+
+        Raises:
+          ConfigError: `sizes` is not a comma-separated list of integers.
+        """
+        if not self.sizes.strip():
+            return (self.size,)
+        try:
+            return tuple(sorted(int(s) for s in self.sizes.split(",")))
+        except ValueError:
+            raise ConfigError(
+                f"sizes must be comma-separated board sizes like '5,7,9', got {self.sizes!r}"
+            ) from None
+
     def validate(self) -> TrainConfig:
         """Raises ConfigError naming the first bad value; returns self."""
         checks = [
@@ -187,7 +216,25 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(f"{message} (config: {self.short()})")
+        self._validate_multisize()
         return self
+
+    def _validate_multisize(self) -> None:
+        """Checks `sizes` (and `size` against it) and `bootstrap_iterations`."""
+        sizes = self.board_sizes
+        problems = [
+            (all(2 <= n <= 19 for n in sizes), f"sizes must all be in 2..19, got {self.sizes!r}"),
+            (len(set(sizes)) == len(sizes), f"sizes must not repeat a size, got {self.sizes!r}"),
+            (
+                max(sizes) == self.size,
+                f"size must equal the largest of sizes={self.sizes!r} (the replay grid), "
+                f"got size={self.size}",
+            ),
+            (self.bootstrap_iterations >= 0, "bootstrap_iterations must be >= 0"),
+        ]
+        for ok, message in problems:
+            if not ok:
+                raise ConfigError(f"{message} (config: {self.short()})")
 
     def short(self) -> str:
         d = dataclasses.asdict(self)
@@ -232,6 +279,20 @@ PRESETS: dict[str, dict] = {
         train_batch=1024, sgd_steps=32, iterations=5_000, eval_every=200, eval_games=128,
         eval_simulations=64, checkpoint_every=50, dtype="bfloat16", history=8, ownership=True,
         playout_cap_fraction=0.25, fast_simulations=16, temperature_moves=30,
+    ),
+    # 5x5 on CPU: a few iterations of random-play value bootstrap, then normal self-play.
+    "bootstrap-5x5": dict(
+        size=5, blocks=2, channels=16, num_simulations=8, max_num_considered_actions=4,
+        selfplay_batch=32, selfplay_steps=16, iterations=40, bootstrap_iterations=5,
+        buffer_capacity=10_000, min_buffer=256, train_batch=128, sgd_steps=4, eval_every=10,
+        eval_games=64, eval_simulations=8, checkpoint_every=10,
+    ),
+    # One net for 5x5, 7x7 and 9x9 (replay padded to 9x9), CPU-sized like tiny-9x9.
+    "multisize-9": dict(
+        size=9, sizes="5,7,9", blocks=2, channels=16, num_simulations=8,
+        max_num_considered_actions=4, selfplay_batch=16, selfplay_steps=16, iterations=30,
+        buffer_capacity=20_000, min_buffer=256, train_batch=128, sgd_steps=4, eval_every=10,
+        eval_games=16, eval_simulations=8, checkpoint_every=10,
     ),
 }
 

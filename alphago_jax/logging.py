@@ -7,7 +7,8 @@ Every `RunLogger.log(step, metrics)` call
 * logs the metrics at the top level of the wandb run (where a wandb sweep reads its metric),
 * advances the progress bar to `step` and shows a few key metrics in its postfix.
 
-wandb runs offline unless WANDB_MODE (or an explicit mode) says otherwise. The run id is stored in
+wandb runs offline unless WANDB_MODE (or an explicit mode) says otherwise, and online under a
+wandb sweep agent (WANDB_SWEEP_ID set), whose runs must reach the server. The run id is stored in
 ``run_dir/wandb_id.txt`` so a resumed training run continues the same wandb run.
 """
 
@@ -71,9 +72,16 @@ def _format(value: float) -> str:
     return f"{value:.3g}"
 
 
+def sweep_id() -> str | None:
+    """The wandb sweep this process runs for: $WANDB_SWEEP_ID (a sweep agent sets it), else None."""
+    return os.environ.get("WANDB_SWEEP_ID") or None
+
+
 def resolve_wandb_mode(mode: str | None = None, config: Mapping[str, Any] | None = None) -> str:
-    """wandb mode: `mode`, else config['wandb_mode'], else $WANDB_MODE, else 'offline'."""
-    mode = mode or (config or {}).get("wandb_mode") or os.environ.get("WANDB_MODE") or "offline"
+    """wandb mode: `mode`, else config['wandb_mode'], else $WANDB_MODE, else 'online' under a
+    sweep agent (an offline sweep run would never report its metric), else 'offline'."""
+    default = "online" if sweep_id() else "offline"
+    mode = mode or (config or {}).get("wandb_mode") or os.environ.get("WANDB_MODE") or default
     # wandb also accepts these legacy spellings of online / offline.
     mode = {"run": "online", "dryrun": "offline"}.get(mode, mode)
     if mode not in ("online", "offline", "disabled", "shared"):
@@ -136,12 +144,14 @@ class RunLogger:
         import wandb
 
         run_id = self.wandb_id()
+        # Under a sweep agent wandb takes the run id from $WANDB_RUN_ID (the same one wandb_id
+        # stored) and ignores, with a warning, any id passed here.
         run = wandb.init(
             project=project,
             config=self.config,
             dir=str(self.run_dir),
             mode=mode,
-            id=run_id,
+            id=None if sweep_id() else run_id,
             # "allow": continue run `run_id` if it exists (a resumed training run), else create it.
             resume="allow",
         )
@@ -159,6 +169,30 @@ class RunLogger:
         run_id = os.environ.get("WANDB_RUN_ID") or secrets.token_hex(6)
         path.write_text(run_id + "\n")
         return run_id
+
+    def wandb_config(self) -> dict[str, Any]:
+        """The wandb run's config after `wandb.init`: the config passed in, with a sweep's
+        parameters (which wandb applies over it) in place; {} without wandb."""
+        if self.wandb_run is None:
+            return {}
+        return {k: v for k, v in self.wandb_run.config.items() if not k.startswith("_")}
+
+    def update_wandb_config(self, config: Mapping[str, Any]) -> None:
+        """Records the values of `config` that differ from the wandb run's config."""
+        if self.wandb_run is None:
+            return
+        current = self.wandb_config()
+        changed = {k: v for k, v in config.items() if k not in current or current[k] != v}
+        if changed:
+            self.wandb_run.config.update(changed, allow_val_change=True)
+
+    def start_at(self, step: int, total: int | None = None) -> None:
+        """Moves the progress bar to `step` (iterations a resumed run has already done) and,
+        when given, sets its length to `total` (a sweep may change the run's iterations)."""
+        if total is not None:
+            self.bar.total = total
+        self.bar.n = self.bar.last_print_n = self.bar.initial = int(step)
+        self.bar.refresh()
 
     # ------------------------------------------------------------------ logging
 
@@ -189,18 +223,28 @@ class RunLogger:
         self.bar.set_postfix({k: _format(v) for k, v in shown.items()}, refresh=False)
         self.bar.update(max(step - self.bar.n, 0))
 
+    def summarize(self, metrics: Mapping[str, Any]) -> dict[str, float]:
+        """Sets `metrics` as the wandb run's summary values (what a sweep reads as a run's
+        final result); returns them as python floats. Nothing is written to metrics.jsonl."""
+        values = {str(k): to_float(v, str(k)) for k, v in metrics.items()}
+        if self.wandb_run is not None:
+            for k, v in values.items():
+                self.wandb_run.summary[k] = v
+        return values
+
     def write(self, message: str) -> None:
         """Prints a line without breaking the progress bar."""
         self.bar.write(message)
 
-    def close(self) -> None:
-        """Closes the bar and the metrics file and finishes the wandb run; safe to call twice."""
+    def close(self, exit_code: int | None = None) -> None:
+        """Closes the bar and the metrics file and finishes the wandb run (marked failed when
+        `exit_code` is non-zero); safe to call twice."""
         if self._file.closed:
             return
         self.bar.close()
         self._file.close()
         if self.wandb_run is not None:
-            self.wandb_run.finish()
+            self.wandb_run.finish(exit_code=exit_code)
             self.wandb_run = None
 
     def __enter__(self) -> RunLogger:
@@ -241,6 +285,15 @@ def read_metrics(run_dir: str | Path, *, dedupe: bool = True) -> list[dict]:
         return records
     by_step = {r["step"]: r for r in records}  # later lines overwrite earlier ones
     return sorted(by_step.values(), key=lambda r: r["step"])
+
+
+def last_values(records: Sequence[dict], names: Sequence[str]) -> dict[str, float]:
+    """name -> the value of the last record (highest step) that has it, for each of `names`
+    logged at least once; e.g. the final evaluation of a run."""
+    out = {}
+    for r in records:
+        out.update({n: r[n] for n in names if n in r})
+    return out
 
 
 def metric_series(records: Sequence[dict], name: str) -> tuple[np.ndarray, np.ndarray]:

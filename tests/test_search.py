@@ -203,3 +203,19 @@ def test_node_bytes():
         Rules(size=9, superko=False)
     )["embedding"]
     assert node_bytes(Rules(size=9), num_actions=10)["tree"] < small["tree"]
+
+
+@pytest.mark.parametrize("settings", [GUMBEL, PUCT], ids=["gumbel", "puct"])
+def test_root_visits_count_every_simulation(net, settings):
+    """`SearchResult.visits` are the root's visit counts: each simulation enters the tree through
+    one root action, so they sum to the simulations, and only legal actions get any."""
+    apply, params = net
+    states = _batch([_position(ONE_PLY, SETUP)] * BATCH)
+    result = search(ONE_PLY, apply, HISTORY, settings, params, states, jax.random.key(5))
+    visits = np.asarray(result.visits)
+    assert visits.dtype == np.int32 and visits.shape == (BATCH, ONE_PLY.num_actions)
+    np.testing.assert_array_equal(visits.sum(axis=-1), settings.num_simulations)
+    assert not visits[~np.asarray(result.legal)].any()
+    assert np.all(visits >= 0)
+    if settings.algorithm == "gumbel":  # sequential halving visits every considered action
+        assert np.all(np.count_nonzero(visits, axis=-1) >= settings.max_num_considered_actions // 2)

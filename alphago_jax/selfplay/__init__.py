@@ -6,7 +6,10 @@ from alphago_jax.selfplay.selfplay import (
     SelfPlayState,
     init,
     make_step,
+    random_moves,
     run,
 )
 
-__all__ = ["STAT_KEYS", "SelfPlaySettings", "SelfPlayState", "init", "make_step", "run"]
+__all__ = [
+    "STAT_KEYS", "SelfPlaySettings", "SelfPlayState", "init", "make_step", "random_moves", "run",
+]

@@ -3,6 +3,10 @@
 Each step searches every game, picks a move (sampled from the search policy for the first
 `temperature_moves` moves, its best action after), writes the searched position to the replay
 buffer, applies resignation, plays the move and, for games that ended, records the result.
+
+With `random_play` (the value bootstrap) there is no search and no network: each move is a
+uniformly random legal point (pass only when no point is legal), and the positions are written
+with an all-zero policy target, so they train the value head and never the policy head.
 """
 
 from __future__ import annotations
@@ -15,14 +19,17 @@ import jax.numpy as jnp
 
 from alphago_jax.replay import buffer as replay
 from alphago_jax.rules.go import WHITE, GoState, Rules
-from alphago_jax.search.mcts import SearchSettings, run_search
+from alphago_jax.search.mcts import SearchResult, SearchSettings, run_search
 
 
 class SelfPlaySettings(NamedTuple):
     """Static self-play settings (hashable).
 
     Attributes mirror `TrainConfig` fields of the same names; `full` and `fast` are the search
-    settings of a full and a cheap (playout-cap) search.
+    settings of a full and a cheap (playout-cap) search; `random_play` replaces the search by
+    uniformly random legal moves with zero policy targets (the value bootstrap); `id_stride` is the
+    step between a batch's game ids (the number of board sizes sharing one replay buffer, see
+    `init`).
     """
 
     full: SearchSettings
@@ -36,6 +43,8 @@ class SelfPlaySettings(NamedTuple):
     no_resign_fraction: float = 0.1
     policy_target: str = "soft"
     ownership: bool = False
+    random_play: bool = False
+    id_stride: int = 1
 
 
 @chex.dataclass(frozen=True)
@@ -65,12 +74,20 @@ STAT_KEYS = (
 )
 
 
-def init(rules: Rules, batch: int, key, settings: SelfPlaySettings) -> SelfPlayState:
+def init(
+    rules: Rules, batch: int, key, settings: SelfPlaySettings, id_offset: int = 0
+) -> SelfPlayState:
+    """`batch` games at move 0.
+
+    Game ids are `id_offset + settings.id_stride * j` (j = 0, 1, ...): several batches (one per
+    board size) writing into one replay buffer get disjoint ids, `id % id_stride == id_offset`.
+    """
     games = jax.vmap(lambda _: rules.init())(jnp.arange(batch))
+    stride = settings.id_stride
     return SelfPlayState(
         games=games,
-        game_id=jnp.arange(batch, dtype=jnp.int32),
-        next_id=jnp.int32(batch),
+        game_id=id_offset + stride * jnp.arange(batch, dtype=jnp.int32),
+        next_id=jnp.int32(id_offset + stride * batch),
         no_resign=jax.random.uniform(key, (batch,)) < settings.no_resign_fraction,
         low_moves=jnp.zeros((batch, 2), jnp.int8),
         would_resign=jnp.zeros((batch,), jnp.int8),
@@ -100,11 +117,30 @@ def _resign(sp: SelfPlayState, value, settings: SelfPlaySettings):
     return resigned, low_moves, would_resign
 
 
+def random_moves(rules: Rules, games: GoState, key) -> SearchResult:
+    """Uniformly random legal moves in place of a search (pass only when no point is legal).
+
+    Returns:
+      A `SearchResult` with `action` int32[B], the legal mask, and zeros for the policy [B, A]
+      (no policy target), the visits and the values [B].
+    """
+    legal = jax.vmap(rules.legal_mask)(games)
+    points = legal.at[:, -1].set(~jnp.any(legal[:, :-1], axis=-1))
+    action = jax.random.categorical(key, jnp.where(points, 0.0, -jnp.inf)).astype(jnp.int32)
+    zeros = jnp.zeros(action.shape, jnp.float32)
+    return SearchResult(
+        action=action, policy=jnp.zeros(legal.shape, jnp.float32), value=zeros,
+        prior_value=zeros, legal=legal, visits=jnp.zeros(legal.shape, jnp.int32),
+    )
+
+
 def make_step(rules: Rules, apply, settings: SelfPlaySettings):
     """The scan body `(carry, key) -> (carry, stats)`; carry = (params, SelfPlayState, replay)."""
     p = rules.num_points
 
     def search_with(s: SearchSettings, net_params, games, key):
+        if settings.random_play:
+            return random_moves(rules, games, key)
         return run_search(rules, apply, settings.history, s, net_params, games, key)
 
     def step(carry, key):
@@ -115,7 +151,7 @@ def make_step(rules: Rules, apply, settings: SelfPlaySettings):
 
         # Playout-cap randomization, drawn for the whole lockstep batch: a real branch, so cheap
         # steps cost only the cheap search.
-        if settings.playout_cap_fraction < 1.0:
+        if settings.playout_cap_fraction < 1.0 and not settings.random_play:
             full = jax.random.uniform(k_cap) < settings.playout_cap_fraction
             result = jax.lax.cond(
                 full,
@@ -126,8 +162,11 @@ def make_step(rules: Rules, apply, settings: SelfPlaySettings):
             full = jnp.array(True)
             result = search_with(settings.full, net_params, games, k_search)
 
-        action = _choose(k_act, result, games.move_count, settings)
-        if settings.policy_target == "soft":
+        if settings.random_play:
+            action = result.action
+        else:
+            action = _choose(k_act, result, games.move_count, settings)
+        if settings.policy_target == "soft" or settings.random_play:
             target = result.policy
         else:
             target = jax.nn.one_hot(action, p + 1, dtype=jnp.float32)
@@ -142,6 +181,9 @@ def make_step(rules: Rules, apply, settings: SelfPlaySettings):
         )
 
         resigned, low_moves, would_resign = _resign(sp, result.value, settings)
+        if settings.random_play:  # random players never resign
+            resigned = jnp.zeros_like(resigned)
+            low_moves, would_resign = sp.low_moves, sp.would_resign
         nxt = jax.vmap(rules.step)(games, action)
         ended = jax.vmap(rules.is_over)(nxt)
         done = ended | resigned
@@ -179,11 +221,12 @@ def make_step(rules: Rules, apply, settings: SelfPlaySettings):
 
         fresh = jax.vmap(lambda _: rules.init())(jnp.arange(b))
         reset = lambda f, s: jnp.where(done.reshape((b,) + (1,) * (s.ndim - 1)), f, s)
-        new_ids = sp.next_id + jnp.cumsum(done, dtype=jnp.int32) - 1
+        stride = settings.id_stride
+        new_ids = sp.next_id + stride * (jnp.cumsum(done, dtype=jnp.int32) - 1)
         sp = SelfPlayState(
             games=jax.tree.map(reset, fresh, nxt),
             game_id=jnp.where(done, new_ids, sp.game_id),
-            next_id=sp.next_id + jnp.sum(done, dtype=jnp.int32),
+            next_id=sp.next_id + stride * jnp.sum(done, dtype=jnp.int32),
             no_resign=jnp.where(
                 done, jax.random.uniform(k_reset, (b,)) < settings.no_resign_fraction, sp.no_resign
             ),
