@@ -97,6 +97,7 @@ def _gtp(args) -> int:
 
 
 # ------------------------------------------------------------------ supervised
+_TRAIN_VALUE_OPTIONS = ("--run-dir", "--preset")
 _SUPERVISED_VALUE_OPTIONS = (
     "--data", "--run-dir", "--preset", "--steps", "--holdout", "--eval-every", "--chunk",
     "--eval-batch", "--train-eval-positions",
@@ -139,14 +140,21 @@ def _add_supervised(sub) -> None:
     sl.set_defaults(func=_supervised)
 
 
-def _split_supervised(argv: list[str]) -> tuple[list[str], list[str]]:
-    """(argparse arguments, config overrides) of `supervised`'s command line."""
+def _split_overrides(
+    argv: list[str], value_options: tuple[str, ...]
+) -> tuple[list[str], list[str]]:
+    """(argparse arguments, config overrides in order) of a `train`/`supervised` command line.
+
+    Overrides are `key=value` and `--key=value` (as wandb agents pass them); argparse would
+    reject the second form as unknown options, so they are taken out first. `value_options` are
+    the command's own options that take a value (`--run-dir x=y` keeps `x=y` as that value).
+    """
     known, overrides = [], []
     for i, a in enumerate(argv):
-        is_value = i > 0 and argv[i - 1] in _SUPERVISED_VALUE_OPTIONS
+        is_value = i > 0 and argv[i - 1] in value_options
         if "=" in a and not is_value and not a.startswith("-"):
             overrides.append(a)
-        elif a.startswith("--") and "=" in a and a.split("=")[0] not in _SUPERVISED_VALUE_OPTIONS:
+        elif a.startswith("--") and "=" in a and a.split("=")[0] not in value_options:
             overrides.append(a[2:])
         else:
             known.append(a)
@@ -220,20 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    # `train` overrides may be written `--key=value` (as wandb agents pass them): keep them
-    # away from argparse, which would reject unknown options.
-    if argv and argv[0] == "train":
-        known, extra = [], []
-        for a in argv[1:]:
-            is_override = a.startswith("--") and "=" in a and not a.startswith(
-                ("--run-dir=", "--preset=")
-            )
-            (extra if is_override else known).append(a)
-        args = build_parser().parse_args(["train", *known])
-        args.overrides = list(args.overrides) + [e[2:] for e in extra]
-    elif argv and argv[0] == "supervised":
-        known, overrides = _split_supervised(argv[1:])
-        args = build_parser().parse_args(["supervised", *known])
+    if argv and argv[0] in ("train", "supervised"):
+        options = _TRAIN_VALUE_OPTIONS if argv[0] == "train" else _SUPERVISED_VALUE_OPTIONS
+        known, overrides = _split_overrides(argv[1:], options)
+        args = build_parser().parse_args([argv[0], *known])
         args.overrides = overrides
     else:
         args = build_parser().parse_args(argv)

@@ -30,7 +30,7 @@ from flax import nnx
 from alphago_jax import evaluate
 from alphago_jax.config import ConfigError, TrainConfig, from_dict, make_config, parse_overrides
 from alphago_jax.features.planes import num_planes
-from alphago_jax.learner.learner import TrainState, make_optimizer, sgd_step
+from alphago_jax.learner.learner import TrainState, make_optimizer, sgd_steps
 from alphago_jax.nets import (
     NetConfig,
     count_params,
@@ -122,6 +122,7 @@ class Trainer:
             id_stride=len(self.sizes),
         )
         self.eval_settings = search_settings(cfg, cfg.eval_simulations)
+        self._eval_flops: dict[int, float] = {}
         self.iteration = jax.jit(self._iteration, donate_argnums=0)
         # The random-play value bootstrap: its own compiled function, chosen by the Python loop.
         self.bootstrap_iteration = jax.jit(
@@ -159,9 +160,17 @@ class Trainer:
             for i, n in enumerate(self.sizes)
         )
 
+    def eval_flops(self, params, size: int | None = None) -> float:
+        """FLOPs of one evaluation on a `size` board (default: the run's), compiled once per
+        size for XLA's cost analysis and then remembered."""
+        size = size or self.cfg.size
+        if size not in self._eval_flops:
+            shape = (size, size, num_planes(self.cfg.history))
+            self._eval_flops[size] = flops_per_eval(self.apply, params, shape)
+        return self._eval_flops[size]
+
     def describe(self, params) -> str:
-        shape = (self.cfg.size, self.cfg.size, num_planes(self.cfg.history))
-        flops = flops_per_eval(self.apply, params, shape)
+        flops = self.eval_flops(params)
         nodes = node_bytes(self.rules)
         return (
             f"{describe(self.net, params, flops)} | tree node {nodes['total']} B "
@@ -170,15 +179,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ compiled iteration
     def _train_steps(self, ts: TrainState, buf, key):
-        def body(ts, k):
-            batch = replay.sample(buf, k, self.cfg.train_batch, self.cfg.size, self.cfg.symmetries)
-            return sgd_step(ts, batch, self.apply, self.optimizer, self.cfg)
-
-        # Fully unrolled: on XLA:CPU the conv gradients inside a while loop ran ~16x slower than
-        # the same steps unrolled (8 steps of a 3x32 net: 18.6 vs 1.15 CPU-seconds).
-        keys = jax.random.split(key, self.cfg.sgd_steps)
-        ts, metrics = jax.lax.scan(body, ts, keys, unroll=True)
-        return ts, jax.tree.map(jnp.mean, metrics)
+        return sgd_steps(ts, buf, key, self.cfg.sgd_steps, self.apply, self.optimizer, self.cfg)
 
     def _selfplay(self, params, sp, buf, key, bootstrap: bool):
         """Self-play of every board size into the one buffer. Returns (sp, buf, stats)."""
@@ -220,13 +221,15 @@ class Trainer:
         return new, metrics
 
     # ------------------------------------------------------------------ evaluation
-    def win_rate(self, params, opponent_params, key, games: int | None = None) -> dict:
-        """Agent with `params` vs uniform random (`opponent_params=None`) or vs other params."""
+    def win_rate(self, params, opponent_params, key, games: int | None = None,
+                 size: int | None = None) -> dict:
+        """Agent with `params` vs uniform random (`opponent_params=None`) or vs other params,
+        on a `size` board (one of the run's sizes; default: the largest)."""
         n = games or self.cfg.eval_games
         settings_b = None if opponent_params is None else self.eval_settings
         res = evaluate.play_match(
-            self.rules, self.apply, self.cfg.history, self.eval_settings, settings_b,
-            params, opponent_params, n, key,
+            self.rules_by_size[size or self.cfg.size], self.apply, self.cfg.history,
+            self.eval_settings, settings_b, params, opponent_params, n, key,
         )
         return res.summary()
 
@@ -234,15 +237,8 @@ class Trainer:
         self, params, key, games: int | None = None, sizes: tuple[int, ...] | None = None
     ) -> dict[int, dict]:
         """{n: summary} of the agent vs uniform random on each board size (default: the run's)."""
-        n_games = games or self.cfg.eval_games
-        out = {}
-        for i, n in enumerate(self.sizes if sizes is None else sizes):
-            res = evaluate.play_match(
-                self.rules_by_size[n], self.apply, self.cfg.history, self.eval_settings, None,
-                params, None, n_games, jax.random.fold_in(key, i),
-            )
-            out[n] = res.summary()
-        return out
+        return {n: self.win_rate(params, None, jax.random.fold_in(key, i), games, size=n)
+                for i, n in enumerate(self.sizes if sizes is None else sizes)}
 
 
 SIZE_STAT_KEYS = ("games", "black_wins", "moves_in_games", "positions")
@@ -439,9 +435,7 @@ def main(run_dir: str | None, preset: str = "default", overrides: list[str] | No
     _log(f"network: {trainer.describe(carry.train.params)}")
     # Cumulative training FLOPs, logged as `train_flops` (accounting: alphago_jax.scaling.compute).
     from alphago_jax.scaling.compute import train_flops
-    eval_flops = {n: flops_per_eval(trainer.apply, carry.train.params,
-                                    (n, n, num_planes(cfg.history)))
-                  for n in {*trainer.sizes, cfg.size}}
+    eval_flops = {n: trainer.eval_flops(carry.train.params, n) for n in trainer.sizes}
 
     ckpt = Checkpointer(run_path / "checkpoints", keep=cfg.keep_checkpoints)
     start = ckpt.latest_step()
@@ -516,11 +510,10 @@ def main(run_dir: str | None, preset: str = "default", overrides: list[str] | No
 def abstract_trainer(cfg: TrainConfig) -> Trainer:
     """`make_train(cfg)` traced abstractly, one per config.
 
-    The Trainer initialises a throw-away network eagerly, one small XLA compile per weight
-    initialiser (15 s on a busy 2-core CPU). Under `eval_shape` nothing is compiled; the Trainer
-    keeps only static pieces (config, rules, graphdef, apply, optimizer), so no traced value
-    escapes. Sharing it (and so its `apply`, a jit static argument) between the checkpoints of
-    one run means their searches compile once.
+    Under `eval_shape` nothing is computed or compiled; the Trainer keeps only static pieces
+    (config, rules, graphdef, apply, optimizer), so no traced value escapes. Sharing it (and so
+    its `apply`, a jit static argument) between the checkpoints of one run means their searches
+    compile once.
     """
     built = []
     jax.eval_shape(lambda: built.append(make_train(cfg)) or 0)

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import optax
 
 from alphago_jax.nets.heads import scalar_value, value_target_classes
+from alphago_jax.replay import buffer as replay
 from alphago_jax.replay.buffer import Sample
 
 
@@ -93,3 +94,19 @@ def sgd_step(state: TrainState, batch: Sample, apply, optimizer, cfg):
     params = optax.apply_updates(state.params, updates)
     metrics["grad_norm"] = optax.tree_utils.tree_norm(grads)
     return TrainState(params=params, opt_state=opt_state, step=state.step + 1), metrics
+
+
+def sgd_steps(state: TrainState, buf: replay.ReplayBuffer, key, n: int, apply, optimizer, cfg):
+    """`n` updates on batches of `cfg.train_batch` sampled from `buf` (call inside jit).
+
+    Returns:
+      (state, metrics averaged over the steps).
+    """
+    def body(ts, k):
+        batch = replay.sample(buf, k, cfg.train_batch, cfg.size, cfg.symmetries)
+        return sgd_step(ts, batch, apply, optimizer, cfg)
+
+    # Fully unrolled: on XLA:CPU the conv gradients inside a while loop ran ~16x slower than
+    # the same steps unrolled (8 steps of a 3x32 net: 18.6 vs 1.15 CPU-seconds).
+    state, metrics = jax.lax.scan(body, state, jax.random.split(key, n), unroll=True)
+    return state, jax.tree.map(jnp.mean, metrics)

@@ -5,9 +5,8 @@ positions from SGF games (`alphago_jax.supervised.dataset`), with the self-play 
 unchanged: the same network (`TrainConfig` net fields), optimizer (`learner.make_optimizer`),
 loss and update (`learner.loss_fn` / `sgd_step`) and replay sampling (random board symmetries).
 
-SGD runs as jitted blocks of a few steps, each a `lax.scan` fully unrolled (as in
-`Trainer._train_steps`: on XLA:CPU conv gradients inside a rolled loop run 10-15x slower);
-Python loops over the blocks, evaluates and logs.
+SGD runs as jitted blocks of a few steps (`learner.sgd_steps`, the self-play learner's fully
+unrolled steps); Python loops over the blocks, evaluates and logs.
 
 The run directory is a training run directory like any other: ``config.json`` (the
 `TrainConfig`) and ``checkpoints/`` with one train `Carry` at step 0 (the SL network, a fresh
@@ -32,9 +31,8 @@ import numpy as np
 import optax
 
 from alphago_jax.config import ConfigError, TrainConfig, make_config
-from alphago_jax.learner.learner import TrainState, make_optimizer, sgd_step
+from alphago_jax.learner.learner import TrainState, make_optimizer, sgd_steps
 from alphago_jax.nets import scalar_value, value_target_classes
-from alphago_jax.replay import buffer as replay
 from alphago_jax.replay.buffer import ReplayBuffer
 from alphago_jax.sgf import SGFError
 from alphago_jax.supervised.dataset import (
@@ -126,12 +124,7 @@ class SupervisedLearner:
             cfg = self.cfg
 
             def run(ts: TrainState, buf: ReplayBuffer, key):
-                def body(ts, k):
-                    batch = replay.sample(buf, k, cfg.train_batch, cfg.size, cfg.symmetries)
-                    return sgd_step(ts, batch, self.apply, self.optimizer, cfg)
-
-                ts, metrics = jax.lax.scan(body, ts, jax.random.split(key, n), unroll=True)
-                return ts, jax.tree.map(jnp.mean, metrics)
+                return sgd_steps(ts, buf, key, n, self.apply, self.optimizer, cfg)
 
             self._blocks[n] = jax.jit(run, donate_argnums=0)
         return self._blocks[n]
