@@ -1,13 +1,18 @@
-"""Asynchronous, crash-safe checkpoints of the training carry (orbax CheckpointManager).
+"""Asynchronous, crash-safe checkpoints of named pytrees (orbax CheckpointManager).
 
-A checkpoint step directory holds two orbax items:
+A checkpoint step directory holds one orbax item per named pytree, plus a manifest:
 
-* ``state``: the pytree's leaves as a nested dict of arrays keyed by their tree paths, written with
+* each item (``params``, ``opt_state``, ``replay``, ... -- whatever the caller names): the
+  pytree's leaves as a nested dict of arrays keyed by their tree paths, written with
   ``StandardSave`` (tensorstore / OCDBT). Typed PRNG keys are stored as their raw ``uint32`` key
   data and python scalars as 0-d numpy arrays, so any pytree of arrays round-trips bit-exactly.
-* ``manifest``: JSON with the caller's metadata and one entry per leaf (path, kind, shape, dtype,
-  PRNG impl). Restores check the target against it first, so a structure mismatch is reported by
-  name instead of as a tensorstore error.
+  A reader restores only the items it names, so loading ``params`` never reads the replay buffer.
+* ``manifest``: JSON with the caller's metadata and, per item, one entry per leaf (path, kind,
+  shape, dtype, PRNG impl). Restores check the target against it first, so a structure mismatch
+  is reported by name instead of as a tensorstore error.
+
+`save(step, state)` / `restore(target, step)` are the one-item case (item ``state``). Format 1
+checkpoints (one ``state`` item, written before items existed) restore through the same calls.
 
 Orbax writes a step into ``<step>.orbax-checkpoint-tmp`` and renames it when complete, so a process
 killed mid-save leaves only a tmp directory, which `latest_step` never reports (and which the next
@@ -26,9 +31,10 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
-_STATE = "state"
+_STATE = "state"  # the item of `save` / `restore`, and the only item of format 1
 _MANIFEST = "manifest"
-_FORMAT = 1
+_FORMAT = 2
+_FORMATS = (1, 2)
 # Python scalars are stored as 0-d numpy arrays of these dtypes and turned back on restore.
 _SCALAR_KINDS = {bool: "bool", int: "int", float: "float"}
 _SCALAR_TYPES = {"bool": bool, "int": int, "float": float}
@@ -224,6 +230,51 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+def _segments(keystr_path: str) -> list[str]:
+    """Storage segments of a manifest path like ``.train.params['blocks'][0]['conv']``."""
+    parts = re.findall(r"\.([A-Za-z0-9_]+)|\['([^']*)'\]|\[(\d+)\]", keystr_path)
+    return [re.sub(r"[^A-Za-z0-9_\-]", "_", a or b or c) or "_" for a, b, c in parts]
+
+
+def _storable_tree(state: Any) -> tuple[dict, list[dict]]:
+    """(the nested dict orbax writes, the leaf specs for the manifest) of one item."""
+    names, storage, leaves, _ = _flatten(state)
+    specs = [_leaf_spec(n, x) for n, x in zip(names, leaves, strict=True)]
+    # orbax refuses zero-size arrays; the manifest records their shape and restore remakes them.
+    kept = [i for i, sp in enumerate(specs) if not _empty(sp)]
+    tree = _nest([storage[i] for i in kept], [_to_storable(leaves[i], specs[i]) for i in kept])
+    # orbax also refuses an empty item; a placeholder keeps leafless states saveable.
+    return tree or {"_placeholder": np.zeros((1,), np.int8)}, specs
+
+
+class _RestorePlan:
+    """How one item is restored into its target: what to read, and how to rebuild the tree."""
+
+    def __init__(self, target, saved_specs, step, directory, name):
+        names, storage, self.leaves, self.treedef = _flatten(target)
+        self.specs = [_leaf_spec(n, x) for n, x in zip(names, self.leaves, strict=True)]
+        problems = _mismatches(saved_specs, self.specs)
+        if problems:
+            raise CheckpointError(
+                f"checkpoint step {step} in {directory}, item {name!r}, does not match the "
+                "restore target:\n  " + "\n  ".join(problems[:10])
+            )
+        self.kept = [i for i, sp in enumerate(self.specs) if not _empty(sp)]
+        self.storage = [storage[i] for i in self.kept]
+        targets = [_restore_target(self.leaves[i], self.specs[i]) for i in self.kept]
+        self.tree = _nest(self.storage, targets)
+
+    def finish(self, restored: dict | None) -> Any:
+        values = dict(zip(self.kept, _unnest(restored, self.storage), strict=True)) if restored \
+            else {}
+        out = [
+            _from_restored(values[i], x, s) if i in values else _zeros_like_spec(x, s)
+            for i, (x, s) in enumerate(zip(self.leaves, self.specs, strict=True))
+        ]
+        return jax.tree_util.tree_unflatten(self.treedef, out)
+
+
+
 # ------------------------------------------------------------------------------------ checkpointer
 
 
@@ -264,9 +315,7 @@ class Checkpointer:
             **_keep_options(keep),
         )
         try:
-            self._manager = ocp.CheckpointManager(
-                self.directory, options=options, item_names=(_STATE, _MANIFEST)
-            )
+            self._manager = ocp.CheckpointManager(self.directory, options=options)
         except Exception as e:
             raise _error(f"cannot open checkpoint directory {self.directory}", e) from None
         self._closed = False
@@ -291,29 +340,39 @@ class Checkpointer:
 
     # ------------------------------------------------------------------ save / restore
 
-    def save(self, step: int, state: Any, metadata: dict | None = None) -> None:
-        """Starts saving `state` as checkpoint `step`; returns once its arrays are on the host.
+    def items(self, step: int | None = None) -> list[str]:
+        """Names of the items saved in `step` (default: the latest)."""
+        return sorted(self._leaf_specs(self._resolve(step)))
 
-        It is safe to donate or overwrite `state`'s buffers after this returns.
+    def save(self, step: int, state: Any, metadata: dict | None = None) -> None:
+        """`save_items(step, {"state": state}, metadata)`."""
+        self.save_items(step, {_STATE: state}, metadata)
+
+    def restore(self, target: Any, step: int | None = None) -> Any:
+        """`restore_items(step, {"state": target})["state"]`."""
+        return self.restore_items({_STATE: target}, step)[_STATE]
+
+    def save_items(self, step: int, items: dict[str, Any], metadata: dict | None = None) -> None:
+        """Starts saving the named pytrees as checkpoint `step`; returns once their arrays are on
+        the host. It is safe to donate or overwrite their buffers after this returns.
 
         Args:
             step: the checkpoint's step; must be greater than every saved step.
-            state: pytree of arrays, PRNG keys, numpy arrays and python scalars.
+            items: {name: pytree of arrays, PRNG keys, numpy arrays and python scalars}; names
+                are letters, digits and '_' (not 'manifest').
             metadata: JSON-serialisable dict stored alongside (read back with `metadata`).
 
         Raises:
-            CheckpointError: unsupported leaves, a step not after the latest, or a failed save.
+            CheckpointError: unsupported leaves or names, a step not after the latest, or a
+                failed save.
         """
-        names, storage, leaves, _ = _flatten(state)
-        specs = [_leaf_spec(n, x) for n, x in zip(names, leaves, strict=True)]
-        # orbax refuses zero-size arrays; the manifest records their shape and restore remakes them.
-        kept = [i for i, sp in enumerate(specs) if not _empty(sp)]
-        tree = _nest(
-            [storage[i] for i in kept], [_to_storable(leaves[i], specs[i]) for i in kept]
-        )
-        # orbax also refuses an empty item; a placeholder keeps leafless states saveable.
-        tree = tree or {"_placeholder": np.zeros((1,), np.int8)}
-        manifest = {"format": _FORMAT, "user": _jsonable(metadata), "leaves": specs}
+        bad = [n for n in items if n == _MANIFEST or not re.fullmatch(r"[A-Za-z0-9_]+", n)]
+        if bad or not items:
+            raise CheckpointError(f"bad checkpoint item names {bad or '(none)'}")
+        trees, specs_by_item = {}, {}
+        for name, state in items.items():
+            trees[name], specs_by_item[name] = _storable_tree(state)
+        manifest = {"format": _FORMAT, "user": _jsonable(metadata), "items": specs_by_item}
         try:
             json.dumps(manifest)
         except (TypeError, ValueError) as e:
@@ -324,7 +383,8 @@ class Checkpointer:
                 f"cannot save step {step} in {self.directory}: step {last} is already saved"
             )
         args = ocp.args.Composite(
-            **{_STATE: ocp.args.StandardSave(tree), _MANIFEST: ocp.args.JsonSave(manifest)}
+            **{name: ocp.args.StandardSave(tree) for name, tree in trees.items()},
+            **{_MANIFEST: ocp.args.JsonSave(manifest)},
         )
         try:
             saved = self._manager.save(step, args=args, force=True)
@@ -333,46 +393,81 @@ class Checkpointer:
         if not saved:
             raise CheckpointError(f"orbax skipped saving step {step} in {self.directory}")
 
-    def restore(self, target: Any, step: int | None = None) -> Any:
-        """Restores checkpoint `step` (default: the latest complete one) into `target`'s structure.
+    def restore_items(self, targets: dict[str, Any], step: int | None = None) -> dict[str, Any]:
+        """Restores the named items of checkpoint `step` (default: the latest complete one); the
+        items not named are not read.
 
         Args:
-            target: pytree with the saved structure; its leaves (arrays, ShapeDtypeStructs, keys,
-                python scalars) give the shapes, dtypes and shardings of the result.
+            targets: {item name: pytree with the saved structure}; its leaves (arrays,
+                ShapeDtypeStructs, keys, python scalars) give the shapes, dtypes and shardings of
+                the result.
             step: which checkpoint; None for `latest_step()`.
 
         Returns:
-            A pytree like `target` holding the saved values (bit-exact, same dtypes).
+            {item name: a pytree like its target holding the saved values (bit-exact)}.
 
         Raises:
-            CheckpointError: no such checkpoint, it is corrupt, or it does not match `target`.
+            CheckpointError: no such checkpoint or item, it is corrupt, or it does not match.
         """
         step = self._resolve(step)
-        names, storage, leaves, treedef = _flatten(target)
-        specs = [_leaf_spec(n, x) for n, x in zip(names, leaves, strict=True)]
-        problems = _mismatches(self._manifest(step)["leaves"], specs)
-        if problems:
-            raise CheckpointError(
-                f"checkpoint step {step} in {self.directory} does not match the restore target:\n  "
-                + "\n  ".join(problems[:10])
-            )
-        kept = [i for i, sp in enumerate(specs) if not _empty(sp)]
-        targets = [_restore_target(leaves[i], specs[i]) for i in kept]
-        kept_storage = [storage[i] for i in kept]
-        args = ocp.args.Composite(
-            **{_STATE: ocp.args.StandardRestore(_nest(kept_storage, targets))}
-        )
-        values = {}
+        saved = self._leaf_specs(step)
+        plans, args = {}, {}
+        for name, target in targets.items():
+            if name not in saved:
+                raise CheckpointError(
+                    f"checkpoint step {step} in {self.directory} has no item {name!r} "
+                    f"(items: {', '.join(sorted(saved))})"
+                )
+            plans[name] = _RestorePlan(target, saved[name], step, self.directory, name)
+            if plans[name].kept:
+                args[name] = ocp.args.StandardRestore(plans[name].tree)
         try:
-            if kept:
-                restored = self._manager.restore(step, args=args)[_STATE]
-                values = dict(zip(kept, _unnest(restored, kept_storage), strict=True))
+            restored = self._manager.restore(step, args=ocp.args.Composite(**args)) if args else {}
         except Exception as e:
             raise self._corrupt(step, e) from None
-        out = [
-            _from_restored(values[i], x, s) if i in values else _zeros_like_spec(x, s)
-            for i, (x, s) in enumerate(zip(leaves, specs, strict=True))
-        ]
+        return {name: plan.finish(restored[name] if plan.kept else None)
+                for name, plan in plans.items()}
+
+    def restore_part(self, item: str, prefix: tuple[str, ...], target: Any,
+                     step: int | None = None) -> Any:
+        """Restores only the subtree of `item` under the storage path `prefix` into `target`
+        (e.g. the parameters inside a format-1 whole-carry item: `("train", "params")`); the
+        rest of the item is not read.
+
+        Raises:
+            CheckpointError: no such item or subtree, a mismatch, or a corrupt checkpoint.
+        """
+        step = self._resolve(step)
+        saved = self._leaf_specs(step).get(item)
+        if saved is None:
+            raise CheckpointError(f"checkpoint step {step} in {self.directory} has no item "
+                                  f"{item!r}")
+        names, storage, leaves, treedef = _flatten(target)
+        full = [prefix + segs for segs in storage]
+        by_storage = {tuple(_segments(sp["path"])): sp for sp in saved}
+        problems = []
+        for name, segs, x in zip(names, full, leaves, strict=True):
+            sp, want = by_storage.get(segs), _leaf_spec(name, x)
+            if sp is None:
+                problems.append(f"{'/'.join(segs)}: not in the checkpoint")
+            elif (sp["shape"], sp["dtype"]) != (want["shape"], want["dtype"]):
+                problems.append(f"{'/'.join(segs)}: checkpoint has {sp['dtype']}{sp['shape']}, "
+                                f"target wants {want['dtype']}{want['shape']}")
+        if problems:
+            raise CheckpointError(f"checkpoint step {step} in {self.directory}: "
+                                  + "; ".join(problems[:5]))
+        specs = [_leaf_spec(n, x) for n, x in zip(names, leaves, strict=True)]
+        tree = _nest(full, [_restore_target(x, sp) for x, sp in zip(leaves, specs, strict=True)])
+        restore_args = jax.tree.map(
+            lambda t: ocp.ArrayRestoreArgs(sharding=t.sharding)
+            if isinstance(t, jax.ShapeDtypeStruct) else ocp.RestoreArgs(), tree)
+        args = ocp.args.PyTreeRestore(item=tree, restore_args=restore_args, partial_restore=True)
+        try:
+            restored = self._manager.restore(step, args=ocp.args.Composite(**{item: args}))[item]
+        except Exception as e:
+            raise self._corrupt(step, e) from None
+        values = _unnest(restored, full)
+        out = [_from_restored(v, x, sp) for v, x, sp in zip(values, leaves, specs, strict=True)]
         return jax.tree_util.tree_unflatten(treedef, out)
 
     # ------------------------------------------------------------------ lifecycle
@@ -424,12 +519,19 @@ class Checkpointer:
             manifest = self._manager.restore(step, args=args)[_MANIFEST]
         except Exception as e:
             raise self._corrupt(step, e) from None
-        if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
+        if not isinstance(manifest, dict) or manifest.get("format") not in _FORMATS:
             raise CheckpointError(
                 f"checkpoint step {step} in {self.directory} has no valid manifest "
                 f"(was it written by alphago_jax.checkpoint?)"
             )
         return manifest
+
+    def _leaf_specs(self, step: int) -> dict[str, list[dict]]:
+        """{item: its leaf specs} of a step (format 1: the one item 'state')."""
+        manifest = self._manifest(step)
+        if manifest["format"] == 1:
+            return {_STATE: manifest["leaves"]}
+        return manifest["items"]
 
     def _corrupt(self, step: int, e: BaseException) -> CheckpointError:
         return _error(

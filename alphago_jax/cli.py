@@ -45,11 +45,11 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from alphago_jax import train
+    from alphago_jax import evaluate
 
     if args.games < 1:
         raise SystemExit("alphago-jax evaluate: --games must be >= 1")
-    return train.evaluate_main(args.run_dir, args.games, args.sims, args.seed)
+    return evaluate.main(args.run_dir, args.games, args.sims, args.seed)
 
 
 def _arena(args) -> int:

@@ -1,5 +1,11 @@
 """The training configuration: one typed dataclass, a docstring per field, named presets, and
-`key=value` overrides (the form wandb sweep agents pass) checked before anything compiles."""
+`key=value` overrides (the form wandb sweep agents pass) checked before anything compiles.
+
+`TrainConfig` is the single source of truth. The settings each part of the package receives
+(`NetConfig`, `SearchSettings`, `SelfPlaySettings`, `OptimizerSettings`, `LearnerSettings`) have
+no defaults of their own: `derive` fills them from the config fields of the same names. The
+allowed choices of a field live in the module that implements them (`search.ALGORITHMS`,
+`learner.OPTIMIZERS`, ...) and validation reads them from there."""
 
 from __future__ import annotations
 
@@ -11,6 +17,19 @@ import json
 import types
 import typing
 from pathlib import Path
+from typing import Any
+
+from alphago_jax.features.planes import num_planes
+from alphago_jax.learner.learner import (
+    LR_SCHEDULES,
+    OPTIMIZERS,
+    LearnerSettings,
+    OptimizerSettings,
+)
+from alphago_jax.nets import DTYPES, KINDS, NetConfig, Network
+from alphago_jax.rules.go import Rules
+from alphago_jax.search.mcts import ACTION_SELECTIONS, ALGORITHMS, SearchSettings
+from alphago_jax.selfplay.selfplay import POLICY_TARGETS, SelfPlaySettings
 
 
 class ConfigError(ValueError):
@@ -34,19 +53,47 @@ class TrainConfig:
     """Board positions in the network input (features have 2 * history + 3 planes)."""
     # ---------------------------------------------------------------- network
     net: str = "resnet"
-    """Network kind: 'resnet' or 'transformer'."""
+    """Trunk family: 'resnet' (convolutional) or 'transformer' (one token per point + pass)."""
     blocks: int = 3
-    """Residual (or transformer) blocks."""
+    """Residual blocks (resnet) or transformer layers."""
     channels: int = 32
-    """Channels (or model width)."""
+    """Trunk width: conv channels (resnet) or token width (transformer)."""
     block_type: str = "preact"
-    """ResNet block: 'preact' (conv-norm-act x2 + identity) or 'mlp_ln' (Dense-LayerNorm-Swish)."""
+    """ResNet block: 'preact' (norm -> act -> 3x3 conv, twice, + identity) or 'mlp_ln' (a
+    per-point (Dense -> LayerNorm -> Swish) x 4 + identity stack, i.e. 1x1 convs, for depth
+    studies; only the 3x3 stem and the pooling mix information across points)."""
     global_pool: bool = True
-    """KataGo-style global pooling inside residual blocks."""
+    """Give some resnet blocks a KataGo-style global pooling branch (masked channel mean, mean
+    scaled by (sqrt(area) - 14) / 10, and max, over the true board area) that adds a per-channel
+    bias. The heads always pool, since they must not depend on the padded size."""
+    gpool_every: int = 3
+    """With `global_pool`, block i pools iff i % gpool_every == min(gpool_every // 2, blocks - 1):
+    blocks 1, 4, 7, ... by default, and always at least one block."""
+    activation: str = "relu"
+    """Trunk and head activation: 'relu', 'swish', 'gelu' or 'mish' (mlp_ln blocks use swish)."""
+    norm_groups: int = 8
+    """Groups of the masked group norm; gcd(groups, channels) are used, so any width works; 1 is
+    a masked layer norm over the whole board."""
+    policy_channels: int = 32
+    """Width of the policy head's 1x1 convs."""
+    value_channels: int = 32
+    """Width of the value (and ownership) head's 1x1 conv."""
+    value_hidden: int = 128
+    """Hidden units of the value head's MLP on the pooled features."""
     ownership: bool = False
-    """Ownership head and auxiliary loss."""
+    """Ownership head (tanh per point, side to move's view) and its auxiliary loss."""
     dtype: str = "float32"
-    """Compute dtype of the network: 'float32' or 'bfloat16' (parameters stay float32)."""
+    """Compute dtype of the network: 'float32' or 'bfloat16' (parameters, normalisation
+    statistics and outputs stay float32)."""
+    num_heads: int = 4
+    """Transformer attention heads; must divide `channels`."""
+    mlp_ratio: int = 4
+    """Transformer MLP hidden width as a multiple of `channels`."""
+    pos_embedding: str = "learned"
+    """Transformer positional embedding: 'learned' (a [max_board_size, max_board_size, D] table
+    sliced to the input size) or '2d' (fixed sinusoidal, half the width per axis)."""
+    max_board_size: int = 19
+    """Largest padded input size the transformer's learned positional table supports."""
     # ---------------------------------------------------------------- search
     search: str = "gumbel"
     """'gumbel' (mctx.gumbel_muzero_policy) or 'puct' (mctx.muzero_policy with Dirichlet noise)."""
@@ -79,8 +126,9 @@ class TrainConfig:
     into one replay buffer. '' = `size` only."""
     bootstrap_iterations: int = 0
     """Random-play value bootstrap: the first N iterations self-play uniformly random legal moves
-    (no search) and train the value head only, so search starts from a value net that knows end
-    positions. 0 = off."""
+    (no search) and train the trunk and value head on their results; the policy head is left
+    exactly as it was (its parameters are restored after those SGD steps), so search starts from a
+    value net that knows end positions. 0 = off."""
     # ---------------------------------------------------------------- self-play
     selfplay_batch: int = 64
     """Games advanced in lockstep."""
@@ -90,6 +138,10 @@ class TrainConfig:
     """Moves per game sampled from the search policy; later moves take its best action."""
     temperature: float = 1.0
     """Sampling temperature for those first moves."""
+    selfplay_action: str = "argmax"
+    """Self-play's move after the temperature moves: 'argmax' of the improved policy, or
+    'search' (Gumbel: sequential halving's own choice; PUCT: the most visited move). See
+    `alphago_jax.search.select_action`."""
     playout_cap_fraction: float = 1.0
     """Probability a move gets the full search and becomes a policy target (KataGo: 0.25);
     the rest get `fast_simulations` and are not recorded. 1.0 disables playout-cap randomization.
@@ -116,7 +168,7 @@ class TrainConfig:
     sgd_steps: int = 8
     """SGD steps per training iteration."""
     optimizer: str = "adamw"
-    """'adamw' or 'sgd' (with momentum)."""
+    """'adamw' (decoupled weight decay) or 'sgd' (with momentum and L2 weight decay)."""
     learning_rate: float = 2e-3
     """Peak learning rate."""
     lr_schedule: str = "warmup_cosine"
@@ -137,13 +189,22 @@ class TrainConfig:
     seed: int = 0
     """Seed of every random choice in the run."""
     iterations: int = 120
-    """Training iterations (self-play + SGD each)."""
+    """Training iterations (self-play + SGD each). A resumed run may be given more: it trains
+    on from its last checkpoint (see `schedule_iterations`)."""
+    schedule_iterations: int = 0
+    """Iterations the learning-rate schedule spans (its decay ends at schedule_iterations x
+    sgd_steps SGD steps, then holds its end value); 0 means `iterations`. Resuming a run with more
+    `iterations` fixes it at the run's original length, so the schedule is not stretched in
+    mid-run."""
     eval_every: int = 50
     """Iterations between evaluations (win rate vs random and vs the previous checkpoint)."""
     eval_games: int = 64
     """Games per evaluation."""
     eval_simulations: int = 16
-    """Simulations per move for the evaluated agent."""
+    """Simulations per move for the evaluated agent (evaluation, arena, GTP)."""
+    eval_action: str = "search"
+    """How the evaluated agent picks its move from a search: 'search' or 'argmax' (see
+    `selfplay_action`)."""
     checkpoint_every: int = 25
     """Iterations between checkpoints."""
     keep_checkpoints: int = 3
@@ -174,22 +235,60 @@ class TrainConfig:
                 f"sizes must be comma-separated board sizes like '5,7,9', got {self.sizes!r}"
             ) from None
 
+    @property
+    def schedule_steps(self) -> int:
+        """SGD steps the learning-rate schedule spans."""
+        return (self.schedule_iterations or self.iterations) * self.sgd_steps
+
+    def rules(self, size: int | None = None) -> Rules:
+        """The rules on the run's board, or on a `size` x `size` board (multi-size runs)."""
+        return Rules(size=size or self.size, komi=self.komi, superko=self.superko,
+                     suicide=self.suicide, max_moves=self.max_moves or None, history=self.history)
+
+    def net_config(self) -> NetConfig:
+        return derive(NetConfig, self, kind=self.net)
+
+    def network(self) -> Network:
+        """The run's network as a hashable value (architecture + input planes)."""
+        return Network(self.net_config(), num_planes(self.history))
+
+    def search_settings(self, num_simulations: int | None = None) -> SearchSettings:
+        """The search with `num_simulations` (default: the full self-play search's)."""
+        return derive(SearchSettings, self, algorithm=self.search,
+                      num_simulations=num_simulations or self.num_simulations)
+
+    def eval_settings(self, num_simulations: int | None = None) -> SearchSettings:
+        """The evaluated agent's search (default: `eval_simulations`)."""
+        return self.search_settings(num_simulations or self.eval_simulations)
+
+    def selfplay_settings(self, **given: Any) -> SelfPlaySettings:
+        """Self-play settings; `given` sets the fields that are not config fields
+        (`random_play`, `id_stride`)."""
+        return derive(SelfPlaySettings, self, full=self.search_settings(),
+                      fast=self.search_settings(self.fast_simulations), **given)
+
+    def optimizer_settings(self) -> OptimizerSettings:
+        return derive(OptimizerSettings, self)
+
+    def learner_settings(self) -> LearnerSettings:
+        return derive(LearnerSettings, self)
+
+    # ---------------------------------------------------------------- validation
     def validate(self) -> TrainConfig:
         """Raises ConfigError naming the first bad value; returns self."""
+        choices = [
+            ("net", KINDS), ("dtype", DTYPES), ("search", ALGORITHMS),
+            ("policy_target", POLICY_TARGETS), ("optimizer", OPTIMIZERS),
+            ("lr_schedule", LR_SCHEDULES), ("selfplay_action", ACTION_SELECTIONS),
+            ("eval_action", ACTION_SELECTIONS),
+        ]
+        for key, allowed in choices:
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"{key} must be one of {', '.join(map(repr, allowed))}, got "
+                                  f"{getattr(self, key)!r} (config: {self.short()})")
         checks = [
             (2 <= self.size <= 19, "size must be in 2..19"),
             (self.history >= 1, "history must be >= 1"),
-            (self.net in ("resnet", "transformer"), "net must be 'resnet' or 'transformer'"),
-            (self.block_type in ("preact", "mlp_ln"), "block_type must be 'preact' or 'mlp_ln'"),
-            (self.dtype in ("float32", "bfloat16"), "dtype must be 'float32' or 'bfloat16'"),
-            (self.search in ("gumbel", "puct"), "search must be 'gumbel' or 'puct'"),
-            (self.policy_target in ("soft", "hard"), "policy_target must be 'soft' or 'hard'"),
-            (self.optimizer in ("adamw", "sgd"), "optimizer must be 'adamw' or 'sgd'"),
-            (
-                self.lr_schedule in ("constant", "cosine", "warmup_cosine"),
-                "lr_schedule must be 'constant', 'cosine' or 'warmup_cosine'",
-            ),
-            (self.blocks >= 1 and self.channels >= 1, "blocks and channels must be >= 1"),
             (self.num_simulations >= 1, "num_simulations must be >= 1"),
             (self.fast_simulations >= 1, "fast_simulations must be >= 1"),
             (self.max_num_considered_actions >= 1, "max_num_considered_actions must be >= 1"),
@@ -205,6 +304,7 @@ class TrainConfig:
             (0 <= self.min_buffer <= self.buffer_capacity, "min_buffer must be in [0, capacity]"),
             (self.learning_rate > 0, "learning_rate must be > 0"),
             (self.iterations >= 0, "iterations must be >= 0"),
+            (self.schedule_iterations >= 0, "schedule_iterations must be >= 0"),
             (self.eval_every >= 0 and self.checkpoint_every >= 1, "bad eval/checkpoint period"),
             (self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1"),
             (0 <= self.max_moves <= 30000, "max_moves must be in 0..30000"),
@@ -216,6 +316,10 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(f"{message} (config: {self.short()})")
+        try:  # the network's own checks (block types, activations, head counts, ...)
+            self.net_config()
+        except ValueError as e:
+            raise ConfigError(f"{e} (config: {self.short()})") from None
         self._validate_multisize()
         return self
 
@@ -256,6 +360,36 @@ class TrainConfig:
         return from_dict(data, source=str(path))
 
 
+def derive(cls: type, cfg: TrainConfig, **given: Any):
+    """An instance of the settings type `cls` (a NamedTuple or dataclass) whose fields are the
+    config's fields of the same names; `given` supplies the rest (or renames, like `kind=`).
+
+    Raises:
+      TypeError: `cls` has a field that is neither a config field nor given (a settings type
+        must not grow a knob the config does not have).
+    """
+    names = cls._fields if hasattr(cls, "_fields") else [f.name for f in dataclasses.fields(cls)]
+    values = {}
+    for name in names:
+        if name in given:
+            values[name] = given[name]
+        elif hasattr(cfg, name):
+            values[name] = getattr(cfg, name)
+        elif name not in getattr(cls, "_field_defaults", {}):
+            raise TypeError(f"{cls.__name__}.{name} is not a TrainConfig field")
+    return cls(**values)
+
+
+# One accelerator, 9x9 (the base of gpu-19x19).
+_GPU_9X9 = dict(
+    size=9, blocks=6, channels=128, num_simulations=32, max_num_considered_actions=16,
+    selfplay_batch=1024, selfplay_steps=32, buffer_capacity=1_000_000, min_buffer=50_000,
+    train_batch=1024, sgd_steps=32, iterations=2_000, eval_every=100, eval_games=256,
+    eval_simulations=32, checkpoint_every=50, dtype="bfloat16", history=4, ownership=True,
+    playout_cap_fraction=0.25, fast_simulations=8, temperature_moves=20,
+)
+
+
 PRESETS: dict[str, dict] = {
     # The main job: 7x7 on a 2-core CPU in under 20 minutes.
     "default": {},
@@ -266,20 +400,13 @@ PRESETS: dict[str, dict] = {
         min_buffer=256, train_batch=128, sgd_steps=4, eval_every=10, eval_games=16,
         eval_simulations=8, checkpoint_every=10,
     ),
-    "gpu-9x9": dict(
-        size=9, blocks=6, channels=128, num_simulations=32, max_num_considered_actions=16,
-        selfplay_batch=1024, selfplay_steps=32, buffer_capacity=1_000_000, min_buffer=50_000,
-        train_batch=1024, sgd_steps=32, iterations=2_000, eval_every=100, eval_games=256,
-        eval_simulations=32, checkpoint_every=50, dtype="bfloat16", history=4, ownership=True,
-        playout_cap_fraction=0.25, fast_simulations=8, temperature_moves=20,
-    ),
-    "gpu-19x19": dict(
-        size=19, blocks=10, channels=128, num_simulations=64, max_num_considered_actions=16,
-        selfplay_batch=512, selfplay_steps=32, buffer_capacity=1_000_000, min_buffer=100_000,
-        train_batch=1024, sgd_steps=32, iterations=5_000, eval_every=200, eval_games=128,
-        eval_simulations=64, checkpoint_every=50, dtype="bfloat16", history=8, ownership=True,
-        playout_cap_fraction=0.25, fast_simulations=16, temperature_moves=30,
-    ),
+    "gpu-9x9": _GPU_9X9,
+    # gpu-9x9 scaled to 19x19: a deeper net, more simulations, a longer input history.
+    "gpu-19x19": {**_GPU_9X9, **dict(
+        size=19, blocks=10, num_simulations=64, selfplay_batch=512, min_buffer=100_000,
+        iterations=5_000, eval_every=200, eval_games=128, eval_simulations=64, history=8,
+        fast_simulations=16, temperature_moves=30,
+    )},
     # 5x5 on CPU: a few iterations of random-play value bootstrap, then normal self-play.
     "bootstrap-5x5": dict(
         size=5, blocks=2, channels=16, num_simulations=8, max_num_considered_actions=4,

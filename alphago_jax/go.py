@@ -5,36 +5,11 @@
     state = rules.step(state, go.gtp_to_action("E5", 9))
 """
 
-from alphago_jax.features.planes import (
-    features,
-    num_planes,
-    pad_board,
-    pad_policy,
-    unpad_board,
-    unpad_policy,
-)
-from alphago_jax.rules.coords import action_to_gtp, action_to_sgf, gtp_to_action, sgf_to_action
-from alphago_jax.rules.go import (
-    BLACK,
-    EMPTY,
-    REASONS,
-    WHITE,
-    GoState,
-    IllegalMoveError,
-    Rules,
-)
-from alphago_jax.rules.symmetry import (
-    NUM_SYMMETRIES,
-    inverse,
-    transform_action,
-    transform_board,
-    transform_planes,
-    transform_policy,
-)
+from alphago_jax.features import planes
+from alphago_jax.features.planes import *  # noqa: F403
+from alphago_jax.rules import coords, go, symmetry
+from alphago_jax.rules.coords import *  # noqa: F403
+from alphago_jax.rules.go import *  # noqa: F403
+from alphago_jax.rules.symmetry import *  # noqa: F403
 
-__all__ = [
-    "BLACK", "EMPTY", "NUM_SYMMETRIES", "REASONS", "WHITE", "GoState", "IllegalMoveError",
-    "Rules", "action_to_gtp", "action_to_sgf", "features", "gtp_to_action", "inverse",
-    "num_planes", "pad_board", "pad_policy", "sgf_to_action", "transform_action",
-    "transform_board", "transform_planes", "transform_policy", "unpad_board", "unpad_policy",
-]
+__all__ = [*go.__all__, *coords.__all__, *planes.__all__, *symmetry.__all__]

@@ -45,12 +45,12 @@ import jax
 from alphago_jax.arena import (
     ArenaError,
     PlayerSpecError,
+    Tally,
     arena_rules,
     checkpoint_steps,
     fit_elo,
-    format_line,
     parse_player,
-    run_match,
+    play_match,
 )
 
 MATCH_FIELDS = ["a", "b", "games", "wins", "losses", "draws"]
@@ -245,14 +245,15 @@ def main(argv: list[str] | None = None) -> int:
         done = [m for m in matches if {m["a"], m["b"]} == {a, b} and m["games"] >= args.games]
         if done:
             m = done[0]
-            print(format_line(m["a"], m["b"], m["wins"], m["losses"], m["draws"]), flush=True)
+            print(Tally(m["wins"], m["losses"], m["draws"]).line(m["a"], m["b"]), flush=True)
             continue
-        res = run_match(rules, players[a], players[b], args.games,
-                        jax.random.fold_in(jax.random.key(args.seed), k),
-                        parallel=args.parallel, progress=not args.no_progress)
+        res = play_match(rules, players[a], players[b], args.games,
+                         jax.random.fold_in(jax.random.key(args.seed), k),
+                         parallel=args.parallel, progress=not args.no_progress)
         matches = [m for m in matches if {m["a"], m["b"]} != {a, b}]
-        matches.append({"a": a, "b": b, "games": args.games, "wins": res.wins,
-                        "losses": res.losses, "draws": res.draws})
+        t = res.tally
+        matches.append({"a": a, "b": b, "games": args.games, "wins": t.wins,
+                        "losses": t.losses, "draws": t.draws})
         write_rows(out / "matches.csv", MATCH_FIELDS, matches)
         print(res.line(), flush=True)
 

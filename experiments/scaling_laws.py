@@ -205,9 +205,8 @@ def _write_json(path: Path, data) -> None:
 def size_rules(grid: dict, size: int):
     """The rules every agent of one board size plays under (the runs' own rules)."""
     from alphago_jax.config import make_config
-    from alphago_jax.train import rules_of
 
-    return rules_of(make_config("default", [*grid["train"], f"size={size}"]))
+    return make_config("default", [*grid["train"], f"size={size}"]).rules()
 
 
 def anchor_run(grid: dict, size: int) -> Run | None:
@@ -224,29 +223,21 @@ def anchor_run(grid: dict, size: int) -> Run | None:
                (max(grid["steps"][size]),))
 
 
-_APPLY: dict = {}  # one network function per architecture: its matches compile once
-
-
-def shared_apply(trainer):
-    """One network function per architecture, so every checkpoint's search compiles once."""
-    from alphago_jax.train import net_config
-
-    return _APPLY.setdefault((net_config(trainer.cfg), trainer.cfg.history), trainer.apply)
-
-
 def reference_players(grid: dict, size: int, out: Path):
-    """(rules, reference Agents): random, heuristic searches, and the anchor (if trained)."""
-    from alphago_jax.scaling import RANDOM, Agent, reference_agent
-    from alphago_jax.train import load_run, search_settings
+    """(rules, reference players): random, heuristic searches, and the anchor (if trained).
+
+    Every player is an arena player; checkpoints of one architecture share one compiled search
+    (their network is a hashable value, their parameters are traced)."""
+    from alphago_jax.arena import SearchPlayer
+    from alphago_jax.runs import load_params
+    from alphago_jax.scaling import RANDOM, reference_agent
 
     rules = size_rules(grid, size)
     refs = [RANDOM] + [reference_agent(rules, s, grid["ref_value"]) for s in grid["ref_sims"]]
     anchor = anchor_run(grid, size)
     if anchor is not None:
-        trainer, carry, step = load_run(out / "anchors" / anchor.name)
-        cfg = trainer.cfg
-        refs += [Agent(f"anchor-{anchor.net}@{step}:{s}", shared_apply(trainer), cfg.history,
-                       search_settings(cfg, s), carry.train.params)
+        run = load_params(out / "anchors" / anchor.name)
+        refs += [SearchPlayer.from_run(run, s, name=f"anchor-{anchor.net}@{run.step}:{s}")
                  for s in grid["anchor"]["sims"]]
     return rules, refs
 
@@ -258,7 +249,8 @@ def rate_reference_set(grid: dict, size: int, rules, refs, out: Path, seed: int)
     """
     import jax
 
-    from alphago_jax.scaling import PairResult, play_pair, rate_references
+    from alphago_jax.arena import Tally
+    from alphago_jax.scaling import play_pair, rate_references
 
     path = out / "references" / f"size{size}.json"
     cached = (_read_json(path) or {}).get("matches", [])
@@ -275,10 +267,9 @@ def rate_reference_set(grid: dict, size: int, rules, refs, out: Path, seed: int)
             t = time.perf_counter()
             r = play_pair(rules, b, a, grid["ref_games"], jax.random.fold_in(key, 100 * i + j))
             matches.append({**r.as_dict(), "seconds": round(time.perf_counter() - t, 2)})
-            _log(f"size {size}: {r.a} vs {r.b}: {r.wins}-{r.losses}-{r.draws} "
-                 f"({time.perf_counter() - t:.1f}s)")
+            _log(f"size {size}: {r.line()} ({time.perf_counter() - t:.1f}s)")
             _write_json(path, {"size": size, "matches": matches})
-    ratings = rate_references([PairResult(m["a"], m["b"], m["wins"], m["losses"], m["draws"])
+    ratings = rate_references([(m["a"], m["b"], Tally(m["wins"], m["losses"], m["draws"]))
                                for m in matches])
     data = {"size": size, "games": grid["ref_games"], "value": grid["ref_value"],
             "sims": list(grid["ref_sims"]), "anchor": grid.get("anchor"),
@@ -313,9 +304,9 @@ def rate_run(run: Run, grid: dict, out: Path, references: dict, rules, refs, see
     """
     import jax
 
-    from alphago_jax.arena import checkpoint_steps
+    from alphago_jax.arena import SearchPlayer, checkpoint_steps
+    from alphago_jax.runs import load_params
     from alphago_jax.scaling import (
-        Agent,
         elo_vs_references,
         net_flops_per_eval,
         next_reference,
@@ -323,7 +314,6 @@ def rate_run(run: Run, grid: dict, out: Path, references: dict, rules, refs, see
         search_flops_per_move,
         train_flops,
     )
-    from alphago_jax.train import load_run, search_settings
 
     run_dir = out / "runs" / run.name
     path = run_dir / "rated.json"
@@ -342,15 +332,13 @@ def rate_run(run: Run, grid: dict, out: Path, references: dict, rules, refs, see
         todo = [s for s in grid["test_sims"] if (step, s) not in done]
         if not todo:
             continue
-        trainer, carry, _ = load_run(run_dir, step)
-        cfg = trainer.cfg
+        loaded = load_params(run_dir, step)
+        cfg = loaded.cfg
         if "flops_per_eval" not in data:
             data["flops_per_eval"] = net_flops_per_eval(cfg)
         flops = data["flops_per_eval"]
-        apply = shared_apply(trainer)
         for sims in todo:
-            agent = Agent(f"{run.name}@{step}:{sims}", apply, cfg.history,
-                          search_settings(cfg, sims), carry.train.params)
+            agent = SearchPlayer.from_run(loaded, sims, name=f"{run.name}@{step}:{sims}")
             # Start near the last rating of this run: the previous checkpoint at these sims,
             # else this checkpoint at other sims, else random.
             earlier = ([a for a in agents if a["sims"] == sims]
@@ -367,7 +355,7 @@ def rate_run(run: Run, grid: dict, out: Path, references: dict, rules, refs, see
                 r = play_pair(rules, agent, ref_by_name[opp], grid["games"], key)
                 matches.append(r.as_dict())
                 played.add(opp)
-                last, score = opp, r.score
+                last, score = opp, r.tally.win_rate
                 fit = elo_vs_references([(ref_elo[x["b"]], x["wins"] + 0.5 * x["draws"],
                                           x["games"]) for x in matches])
                 estimate = fit.elo

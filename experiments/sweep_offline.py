@@ -42,7 +42,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
+
+try:
+    import yaml
+except ImportError:  # an optional dependency: say how to get it, without a traceback
+    sys.exit('sweep_offline.py needs PyYAML: pip install "alphago-jax[experiments]"')
 
 from alphago_jax.config import ConfigError, make_config, parse_overrides
 from alphago_jax.logging import read_metrics

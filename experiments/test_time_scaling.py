@@ -37,13 +37,12 @@ import jax
 
 from alphago_jax.arena import (
     ArenaError,
-    CheckpointPlayer,
     PlayerSpecError,
+    SearchPlayer,
     arena_rules,
     parse_player,
-    run_match,
+    play_match,
 )
-from alphago_jax.evaluate import wilson_interval
 
 FIELDS = ["sims", "wins", "losses", "draws", "win_rate", "ci_low", "ci_high", "elo_diff",
           "seconds"]
@@ -57,7 +56,7 @@ def elo_from_rate(rate: float, games: int) -> float:
 
 
 def scaling(
-    player: CheckpointPlayer,
+    player: SearchPlayer,
     opponent,
     sims: list[int],
     games: int,
@@ -77,14 +76,15 @@ def scaling(
     for i, n in enumerate(sims):
         p = player.with_simulations(n)
         t0 = time.perf_counter()
-        res = run_match(rules, p, opponent, games, jax.random.fold_in(jax.random.key(seed), i),
-                        parallel=parallel, progress=progress,
-                        sgf_dir=None if sgf_dir is None else sgf_dir / f"sims-{n}")
-        lo, hi = wilson_interval(res.win_rate, games)
+        res = play_match(rules, p, opponent, games, jax.random.fold_in(jax.random.key(seed), i),
+                         parallel=parallel, progress=progress,
+                         sgf_dir=None if sgf_dir is None else sgf_dir / f"sims-{n}")
+        t = res.tally
+        lo, hi = t.interval
         rows.append({
-            "sims": n, "wins": res.wins, "losses": res.losses, "draws": res.draws,
-            "win_rate": round(res.win_rate, 4), "ci_low": round(lo, 4), "ci_high": round(hi, 4),
-            "elo_diff": round(elo_from_rate(res.win_rate, games), 1),
+            "sims": n, "wins": t.wins, "losses": t.losses, "draws": t.draws,
+            "win_rate": round(t.win_rate, 4), "ci_low": round(lo, 4), "ci_high": round(hi, 4),
+            "elo_diff": round(elo_from_rate(t.win_rate, games), 1),
             "seconds": round(time.perf_counter() - t0, 2),
         })
         print(res.line(), flush=True)
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     except (PlayerSpecError, ArenaError) as e:
         print(f"test_time_scaling: {e}", file=sys.stderr)
         return 2
-    if not isinstance(player, CheckpointPlayer):
+    if not isinstance(player, SearchPlayer):
         print("test_time_scaling: --checkpoint must name a checkpoint", file=sys.stderr)
         return 2
     run_dir = Path(spec[5:].split("@")[0])

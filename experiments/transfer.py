@@ -42,10 +42,11 @@ from pathlib import Path
 
 import jax
 
-from alphago_jax import train
+from alphago_jax import arena, runs, train
 from alphago_jax.arena.elo import fit_elo
 from alphago_jax.checkpoint import Checkpointer, CheckpointError
 from alphago_jax.config import ConfigError, TrainConfig
+from alphago_jax.trainer import make_train
 
 # The fields that make two networks parameter-compatible; the target runs copy them from the
 # source run so that `init_from` loads.
@@ -130,22 +131,28 @@ def target_overrides(args, source_cfg: TrainConfig) -> list[str]:
     ] + args.set
 
 
-def checkpoints(run: Path) -> list[int]:
-    with Checkpointer(run / "checkpoints", async_save=False, writer=False) as ck:
-        return ck.all_steps()
-
-
 def params_by_step(run: Path, step0_params) -> tuple[dict[int, object], dict[int, int]]:
     """({iteration: params}, {iteration: SGD steps done}) of a run's checkpoints, with
     `step0_params` at iteration 0."""
     params, sgd = {0: step0_params}, {0: 0}
-    for step in checkpoints(run):
-        _, carry, _ = train.load_run(run, step)
-        params[step], sgd[step] = carry.train.params, int(carry.train.step)
+    with Checkpointer(runs.checkpoint_dir(run), async_save=False, writer=False) as ck:
+        for step in ck.all_steps():
+            params[step] = runs.load_params(run, step).params
+            sgd[step] = int((ck.metadata(step) or {}).get("sgd_step", 0))
     return params, sgd
 
 
-def evaluate(args, evaluator, warm: dict, scratch: dict):
+def win_rate(cfg: TrainConfig, params, opponent_params, key, games: int) -> dict:
+    """The run's evaluated agent with `params` vs uniform random (`opponent_params=None`) or
+    vs the same network with other parameters: the arena's tally as a dict."""
+    network = cfg.network()  # a value: every match of one architecture shares its compile
+    a = arena.SearchPlayer.from_config(cfg, network, params, name="a")
+    b = (arena.RandomPlayer() if opponent_params is None else
+         arena.SearchPlayer.from_config(cfg, network, opponent_params, name="b"))
+    return arena.play_match(cfg.rules(), a, b, games, key).tally.as_dict()
+
+
+def evaluate(args, cfg: TrainConfig, warm: dict, scratch: dict):
     """Matches of every checkpoint vs random, and warm vs scratch at equal steps.
 
     Both runs' checkpoints at one step play with the same keys (common random numbers: the
@@ -156,17 +163,17 @@ def evaluate(args, evaluator, warm: dict, scratch: dict):
     """
     key = jax.random.key(args.seed + 1)
     rows, h2h = {}, {}
-    for name, runs in (("warm", warm), ("scratch", scratch)):
-        for step, params in runs.items():
+    for name, by_step in (("warm", warm), ("scratch", scratch)):
+        for step, params in by_step.items():
             t0 = time.perf_counter()
-            r = evaluator.win_rate(params, None, jax.random.fold_in(key, step), args.games)
+            r = win_rate(cfg, params, None, jax.random.fold_in(key, step), args.games)
             rows[(name, step)] = r
             _log(f"{name}@{step} vs random: {r['wins']}-{r['losses']}-{r['draws']} "
                  f"({time.perf_counter() - t0:.0f}s)")
     if not args.no_head_to_head:
         for step in sorted(set(warm) & set(scratch)):
-            r = evaluator.win_rate(warm[step], scratch[step],
-                                   jax.random.fold_in(key, 10_000 + step), args.games)
+            r = win_rate(cfg, warm[step], scratch[step], jax.random.fold_in(key, 10_000 + step),
+                         args.games)
             h2h[step] = r
             _log(f"warm@{step} vs scratch@{step}: {r['wins']}-{r['losses']}-{r['draws']}")
     return rows, h2h
@@ -258,8 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     try:
         src = source_run(args, out)
-        source_trainer, source_carry, source_step = train.load_run(src)
-        overrides = target_overrides(args, source_trainer.cfg)
+        source = runs.load_params(src)
+        overrides = target_overrides(args, source.cfg)
         warm_run, scratch_run = out / f"warm_{args.size}x{args.size}", out / (
             f"scratch_{args.size}x{args.size}")
         train_run(warm_run, overrides + [f"init_from={src}"])
@@ -267,11 +274,10 @@ def main(argv: list[str] | None = None) -> int:
         t_train = time.perf_counter() - t_start
 
         cfg = TrainConfig.load(scratch_run / "config.json")
-        evaluator = train.abstract_trainer(cfg)  # one trainer (one compile) for every match
         # Step 0 exactly as the runs started: the source net, and scratch's fresh init.
-        scratch0 = train.make_train(cfg).init(
+        scratch0 = make_train(cfg).init(
             jax.random.fold_in(jax.random.key(cfg.seed), 0)).train.params
-        warm, warm_sgd = params_by_step(warm_run, source_carry.train.params)
+        warm, warm_sgd = params_by_step(warm_run, source.params)
         scratch, scratch_sgd = params_by_step(scratch_run, scratch0)
         # The restored checkpoints' tree structure for every step-0 net: one compile per match
         # kind (a freshly initialised tree can differ in static metadata and would recompile).
@@ -283,23 +289,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     t0 = time.perf_counter()
     # The source on its own board: how strong the transferred network is where it was trained.
-    source_vs_random = source_trainer.win_rate(
-        source_carry.train.params, None, jax.random.key(args.seed + 2), args.games)
-    _log(f"source@{source_step} vs random on {source_trainer.cfg.size}x"
-         f"{source_trainer.cfg.size}: win rate {source_vs_random['win_rate']:.3f}")
-    rows, h2h = evaluate(args, evaluator, warm, scratch)
+    source_vs_random = win_rate(source.cfg, source.params, None, jax.random.key(args.seed + 2),
+                                args.games)
+    _log(f"source@{source.step} vs random on {source.cfg.size}x"
+         f"{source.cfg.size}: win rate {source_vs_random['win_rate']:.3f}")
+    rows, h2h = evaluate(args, cfg, warm, scratch)
     t_eval = time.perf_counter() - t0
     fit = elo(rows, h2h)
     records = table(rows, h2h, fit, {"warm": warm_sgd, "scratch": scratch_sgd})
 
-    title = (f"{args.size}x{args.size}: warm start from {Path(src).name}@{source_step} "
-             f"({source_trainer.cfg.size}x{source_trainer.cfg.size}) vs from scratch; "
+    title = (f"{args.size}x{args.size}: warm start from {Path(src).name}@{source.step} "
+             f"({source.cfg.size}x{source.cfg.size}) vs from scratch; "
              f"{cfg.blocks}x{cfg.channels} {cfg.net}, {cfg.num_simulations} sims, "
              f"{args.games} games/point")
     write_csv(out / "results.csv", records)
     (out / "results.json").write_text(json.dumps({
         "title": title,
-        "source": {"run": str(src), "step": source_step, "config": source_trainer.cfg.to_dict(),
+        "source": {"run": str(src), "step": source.step, "config": source.cfg.to_dict(),
                    "vs_random_at_its_size": source_vs_random},
         "target_config": cfg.to_dict(),
         "rows": records,

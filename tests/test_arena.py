@@ -1,4 +1,5 @@
-"""Arena: referee on scripted and fake GTP players, Elo fit, the CLI, a checkpoint vs GnuGo."""
+"""Arena: the match loop on scripted, recording and fake GTP players, tallies, the Elo fit, the
+CLI, `alphago-jax evaluate`, a checkpoint vs GnuGo."""
 
 from __future__ import annotations
 
@@ -16,19 +17,23 @@ import pytest
 from alphago_jax import cli
 from alphago_jax.arena import (
     ArenaError,
+    DevicePlayer,
     GTPClient,
     PlayerError,
     PlayerSpecError,
     RandomPlayer,
     ScriptedPlayer,
+    SearchPlayer,
+    Tally,
     arena_rules,
+    bucket_size,
     expected_score,
     fit_elo,
-    format_line,
     parse_player,
-    run_match,
+    play_match,
+    wilson_interval,
 )
-from alphago_jax.evaluate import wilson_interval
+from alphago_jax.config import make_config
 from alphago_jax.rules.go import BLACK, WHITE, Rules
 from alphago_jax.sgf import read_sgf, replay
 
@@ -38,7 +43,7 @@ LINE = re.compile(r"^(.+) vs (.+): (\d+)-(\d+)-(\d+), win rate (\d\.\d{3}) "
 
 
 def _match(rules, a, b, games=2, **kw):
-    return run_match(rules, a, b, games, jax.random.key(0), progress=False, **kw)
+    return play_match(rules, a, b, games, jax.random.key(0), **kw)
 
 
 # ------------------------------------------------------------------------------ scripted referee
@@ -81,7 +86,7 @@ def test_resignation_ends_the_game(tmp_path):
     assert (g0.reason, g0.winner, g0.result, g0.moves) == ("resign", BLACK, "B+R", [12])
     # Game 1: B is black, plays C3; A (white) resigns.
     assert (g1.reason, g1.winner, g1.result) == ("resign", BLACK, "B+R")
-    assert (res.wins, res.losses, res.draws) == (1, 1, 0)
+    assert res.tally == Tally(wins=1, losses=1, draws=0)
     assert read_sgf(tmp_path / "game-0001.sgf").result == "B+R"
 
 
@@ -103,7 +108,7 @@ def test_draw_with_integer_komi(tmp_path):
                  sgf_dir=tmp_path)
     g = res.games[0]
     assert g.reason == "score" and g.score == 0.0 and g.winner == 0 and g.result == "0"
-    assert (res.wins, res.losses, res.draws) == (0, 0, 1) and res.win_rate == 0.5
+    assert res.tally == Tally(wins=0, losses=0, draws=1) and res.tally.win_rate == 0.5
     rec = read_sgf(tmp_path / "game-0000.sgf")
     states = replay(rec, rules)  # the record replays through the checked rules
     assert float(rules.score(states[-1])) == 0.0 and len(rec.moves) == 12
@@ -129,6 +134,74 @@ def test_many_games_rotate_through_slots():
             assert (g.reason, g.winner, g.a_points) == ("resign", WHITE, 0.0)
         else:
             assert (g.reason, g.winner, g.a_points) == ("score", WHITE, 1.0)
+
+
+# ------------------------------------------------------------------------------ device players
+
+
+class Recorder(DevicePlayer):
+    """A device player that passes and records what the match loop asks it to search."""
+
+    history = 1
+    config = None
+
+    def __init__(self, name):
+        self.name = name
+        self.to_play: list[list[int]] = []  # per call: the side to move in each searched game
+
+    def select(self, rules, states, key):
+        self.to_play.append(np.asarray(states.to_play).tolist())
+        return np.full(len(self.to_play[-1]), rules.pass_action, np.int32)
+
+
+def test_bucket_sizes():
+    assert [bucket_size(k, 5) for k in range(1, 6)] == [3, 3, 3, 5, 5]
+    assert [bucket_size(k, 1) for k in (0, 1)] == [1, 1]
+
+
+def test_device_players_search_only_their_games_and_stop_early():
+    rules = Rules(size=5, komi=0.5)
+    a, b = Recorder("A"), Recorder("B")
+    res = _match(rules, a, b, games=5)
+    # Pass, pass: every game ends after two moves, long before the move cap.
+    assert res.steps == 2 < rules.move_cap
+    assert all(g.moves == [25, 25] and g.reason == "score" for g in res.games)
+    # Move 1: A is Black in games 0, 2, 4, B in 1, 3; move 2 the other way round. Each searches
+    # only the games where it is to move, in batches of ceil(5 / 2) = 3 (B's 2 games padded
+    # with a copy of one of them), never all 5.
+    assert a.to_play == [[BLACK] * 3, [WHITE] * 3]
+    assert b.to_play == [[BLACK] * 3, [WHITE] * 3]
+
+
+def test_device_batch_grows_when_more_games_are_its_turn():
+    # Two slots. Game 1 (B black) ends at move 2, so game 2 (A black) starts at step 2 in that
+    # slot while game 0 is at its move 3 (Black's): A is to move in both slots.
+    rules = Rules(size=5, komi=0.5)
+    a = Recorder("A")
+    b = ScriptedPlayer([["C3", "D3", "B3"], ["pass"]], name="B")
+    res = _match(rules, a, b, games=4, parallel=2)
+    assert [len(t) for t in a.to_play[:3]] == [1, 1, 2]
+    assert a.to_play[1] == [WHITE] and a.to_play[2] == [BLACK, BLACK]
+    assert {len(t) for t in a.to_play} <= {1, 2}
+    assert res.games[1].moves == [25, 25] and res.games[0].moves[:4] == [25, 12, 25, 13]
+    assert res.steps < rules.move_cap
+
+
+def test_random_players_fill_the_board_legally():
+    rules = Rules(size=5, komi=0.5, max_moves=200)
+    res = _match(rules, RandomPlayer("r1"), RandomPlayer("r2"), games=5)
+    # A move scattered to the wrong game would soon be illegal there and forfeit it.
+    assert all(g.reason == "score" for g in res.games), [g.detail for g in res.games]
+    assert res.steps == max(len(g.moves) for g in res.games) <= rules.move_cap
+    assert res.tally.games == 5
+
+
+def test_history_must_fit_the_rules():
+    class Deep(Recorder):
+        history = 3
+
+    with pytest.raises(ArenaError, match="history"):
+        _match(Rules(size=5, komi=0.5, history=2), Deep("deep"), RandomPlayer())
 
 
 # ------------------------------------------------------------------------------ GTP
@@ -211,11 +284,38 @@ def test_arena_rules_defaults():
 
 
 def test_summary_line_format():
-    line = format_line("A", "B", 3, 1, 2)
+    line = Tally(3, 1, 2).line("A", "B")
     lo, hi = wilson_interval(4 / 6, 6)
     assert line == f"A vs B: 3-1-2, win rate 0.667 (95% CI {lo:.3f}-{hi:.3f})"
-    m = LINE.match(format_line("ckpt:runs/x@5:8", "gtp:gnugo --level 1", 0, 40, 0))
+    m = LINE.match(Tally(0, 40, 0).line("ckpt:runs/x@5:8", "gtp:gnugo --level 1"))
     assert m and m.group(1) == "ckpt:runs/x@5:8" and m.group(6) == "0.000"
+
+
+def test_tally_values():
+    t = Tally.from_points([1.0, 0.5, 0.0, 1.0, 0.5, 1.0])
+    assert t == Tally(wins=3, losses=1, draws=2) and (t.games, t.points) == (6, 4.0)
+    lo, hi = wilson_interval(4 / 6, 6)
+    assert t.as_dict() == {"games": 6, "wins": 3, "losses": 1, "draws": 2,
+                           "win_rate": pytest.approx(4 / 6), "ci_low": lo, "ci_high": hi}
+    assert 0.0 < lo < 4 / 6 < hi < 1.0
+    # No games: rate 0, the uninformative interval.
+    assert Tally(0, 0, 0).as_dict() == {"games": 0, "wins": 0, "losses": 0, "draws": 0,
+                                        "win_rate": 0.0, "ci_low": 0.0, "ci_high": 1.0}
+
+
+def test_wilson_interval():
+    assert wilson_interval(0.5, 0) == (0.0, 1.0)
+    lo, hi = wilson_interval(0.5, 100)
+    assert lo == pytest.approx(0.4038, abs=1e-3) and hi == pytest.approx(0.5962, abs=1e-3)
+    lo, hi = wilson_interval(1.0, 10)
+    assert hi == 1.0 and 0.6 < lo < 0.75  # all wins: still not certain
+    lo, hi = wilson_interval(0.0, 10)
+    assert lo == 0.0 and 0.25 < hi < 0.4
+    for n in (1, 7, 64, 1000):
+        for p in (0.0, 0.1, 0.5, 0.9, 1.0):
+            lo, hi = wilson_interval(p, n)
+            assert 0.0 <= lo <= p <= hi <= 1.0
+    assert np.diff(wilson_interval(0.3, 1000)) < np.diff(wilson_interval(0.3, 50))
 
 
 def test_cli_prints_the_line_last(fake_gtp, capsys, tmp_path):
@@ -265,23 +365,73 @@ def test_elo_clean_sweep_stays_finite():
     r = dict(zip(fit.players, fit.ratings, strict=True))
     assert all(math.isfinite(v) for v in fit.ratings) and r["a"] > 300
     assert abs(r["b"] - r["a"]) < 60  # an even match rates them alike
+    # Random lost every game to its weakest (only) opponent: its rating is only a bound.
+    assert fit.in_range.tolist() == [True, False, True]
+
+
+# (results, keyword arguments) -> (Elo, stderr, games, in_range), computed with the separate
+# Newton solver `scaling.rating.elo_vs_references` had before it became a call of `fit_elo`.
+OLD_ELO_VS_REFERENCES = [
+    ([(0.0, 7, 10), (200.0, 5.5, 10), (450.0, 2, 10)], {},
+     (199.66470078991043, 71.48893048161926, 30, True)),
+    ([(100.0, 20, 20)], {}, (951.1771812669514, 412.9713123573537, 20, False)),
+    ([(0.0, 3, 8), (300.0, 0, 6)], {}, (-129.2285450526523, 116.90099543083166, 14, True)),
+    ([(0.0, 12, 20), (150.0, 9, 20)], {"prior_sd": 300.0, "prior_mean": 50.0},
+     (91.73932534443466, 55.310985354372754, 40, True)),
+    ([(0.0, 0, 10), (200.0, 0, 10)], {}, (-773.5913559898206, 408.9148752815501, 20, False)),
+]
+
+
+@pytest.mark.parametrize("records,kw,expected", OLD_ELO_VS_REFERENCES)
+def test_elo_with_fixed_players_matches_the_old_reference_fit(records, kw, expected):
+    results = [("agent", f"ref{j}", s, n) for j, (_, s, n) in enumerate(records)]
+    fixed = {f"ref{j}": r for j, (r, _, _) in enumerate(records)}
+    fit = fit_elo(results, fixed=fixed, **kw)
+    elo, stderr, games, in_range = expected
+    assert fit.players[0] == "agent" and fit.anchor is None
+    assert fit.ratings[0] == pytest.approx(elo, abs=1e-6)
+    assert fit.stderr[0] == pytest.approx(stderr, abs=1e-6)
+    assert (int(fit.games[0]), bool(fit.in_range[0])) == (games, in_range)
+    # The references keep their ratings, without error.
+    np.testing.assert_allclose(fit.ratings[1:], [r for r, _, _ in records], atol=1e-9)
+    assert not fit.stderr[1:].any()
+
+
+def test_elo_fixed_players_rate_agents_independently():
+    refs = {"r0": 0.0, "r1": 200.0, "r2": 450.0}
+    a = [("A", "r0", 7, 10), ("A", "r1", 5.5, 10), ("A", "r2", 2, 10)]
+    alone = fit_elo(a, fixed=refs).as_dict()["A"]
+    both = fit_elo(a + [("B", "r2", 9, 10), ("B", "r1", 10, 10)], fixed=refs).as_dict()
+    assert both["A"] == pytest.approx(alone) and both["B"][0] > 450.0
+    with pytest.raises(ValueError, match="not both"):
+        fit_elo(a, anchor="r0", fixed=refs)
+    with pytest.raises(ValueError, match="not among"):
+        fit_elo(a, fixed={"r9": 0.0})
 
 
 # ------------------------------------------------------------------------------ checkpoints
 
 
+TINY = ["size=5", "blocks=1", "channels=8", "num_simulations=2", "eval_simulations=2",
+        "wandb=false"]
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """A 5x5 training run with one checkpoint (one tiny iteration of `train.main`)."""
-    from alphago_jax import train
+    """A 5x5 run directory with one checkpoint (step 1) of a freshly initialised network.
+
+    Written with the run layer's own writers (config.json + the params item, as a supervised
+    run saves it): the players read nothing else, and compiling a training iteration would
+    cost this file ~30 s.
+    """
+    from alphago_jax import runs
+    from alphago_jax.checkpoint import Checkpointer
 
     run = tmp_path_factory.mktemp("tiny_run")
-    rc = train.main(str(run), "default", [
-        "size=5", "blocks=1", "channels=8", "iterations=1", "selfplay_batch=4",
-        "selfplay_steps=2", "num_simulations=2", "min_buffer=0", "train_batch=8", "sgd_steps=1",
-        "eval_every=0", "wandb=false", "buffer_capacity=64", "eval_simulations=2",
-    ])
-    assert rc == 0
+    cfg = make_config("default", TINY)
+    cfg.save(runs.config_path(run))
+    with Checkpointer(runs.checkpoint_dir(run), async_save=False) as ckpt:
+        runs.save_params(ckpt, 1, jax.jit(cfg.network().init)(jax.random.key(0)))
     return run
 
 
@@ -295,6 +445,35 @@ def test_checkpoint_specs(tiny_run):
         arena_rules([p], size=9)
     assert arena_rules([p, RandomPlayer()]).size == 5
     assert p.with_simulations(4).name == f"ckpt:{tiny_run}@1:4"
+    assert isinstance(p, SearchPlayer) and p.network == make_config("default", TINY).network()
+
+
+def test_evaluate_job_and_sims_isolation(tiny_run, tmp_path, capsys):
+    from alphago_jax import evaluate, runs
+    from alphago_jax.arena import players
+
+    # Two loads in one process with different simulation counts do not affect each other.
+    three = SearchPlayer.from_run(runs.load_params(tiny_run), 3)
+    default = SearchPlayer.from_run(runs.load_params(tiny_run))
+    assert (three.simulations, default.simulations) == (3, 2)
+    assert (three.name, default.name) == (f"ckpt:{tiny_run}@1:3", f"ckpt:{tiny_run}@1")
+    compiled = []
+    for sims, used in ((3, 3), (None, 2), (3, 3)):
+        assert evaluate.main(str(tiny_run), 2, sims, 0) == 0
+        compiled.append(players._search_move._cache_size())
+        out, err = capsys.readouterr()
+        assert "2 games in" in err and f", {used} simulations per move" in err
+        m = LINE.match(out.strip().splitlines()[-1])
+        assert m and m.group(1) == f"ckpt:{tiny_run}@1" and m.group(2) == "random"
+        assert sum(int(m.group(k)) for k in (3, 4, 5)) == 2
+    assert runs.load_params(tiny_run).cfg.eval_simulations == 2
+    # A reloaded checkpoint (new parameter arrays, same network and settings) reuses the search
+    # compiled for the first load: the parameters are traced, the network a static value.
+    assert compiled[2] == compiled[1]
+    assert evaluate.main(str(tmp_path / "none"), 2, None, 0) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("alphago-jax evaluate: ")
+    assert "not a run directory" in err[0]
 
 
 @pytest.mark.skipif(not Path(GNUGO).exists(), reason="GnuGo not installed")

@@ -17,7 +17,6 @@ from alphago_jax.config import (
     make_config,
     parse_overrides,
 )
-from alphago_jax.train import net_config, rules_of
 
 FIELDS = [f.name for f in dataclasses.fields(TrainConfig)]
 
@@ -140,9 +139,9 @@ def test_every_preset_validates(preset):
     for key, value in PRESETS[preset].items():
         assert getattr(cfg, key) == value, key
     # Their rules and network descriptions can be built too (those check their own ranges).
-    rules = rules_of(cfg)
+    rules = cfg.rules()
     assert rules.size == cfg.size and rules.move_cap == cfg.move_cap
-    assert net_config(cfg).channels == cfg.channels
+    assert cfg.net_config().channels == cfg.channels
 
 
 def test_presets_are_distinct_sizes():

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from alphago_jax import cli
+from alphago_jax.arena import SearchPlayer
 from alphago_jax.checkpoint import Checkpointer
 from alphago_jax.config import make_config
 from alphago_jax.gtp import GTPEngine, from_checkpoint
@@ -32,11 +33,13 @@ TINY = [
 def run_dir(tmp_path_factory) -> Path:
     """A run directory with one checkpoint of a tiny 5x5 net.
 
-    The run is written the way `alphago_jax.train.main` writes it (config.json + a Checkpointer
-    step of the trainer's carry) but from freshly initialised parameters: compiling a training
-    iteration would cost ~30 s of this file's budget and the engine only needs loadable weights.
+    The run is written the way `alphago_jax.train.main` writes it (config.json + a checkpoint of
+    the trainer's carry, `runs.save_state`) but from freshly initialised parameters: compiling a
+    training iteration would cost ~30 s of this file's budget and the engine only needs loadable
+    weights.
     """
-    from alphago_jax.train import make_train
+    from alphago_jax.runs import save_state
+    from alphago_jax.trainer import make_train
 
     path = tmp_path_factory.mktemp("gtp") / "run"
     path.mkdir()
@@ -44,7 +47,7 @@ def run_dir(tmp_path_factory) -> Path:
     cfg.save(path / "config.json")
     carry = make_train(cfg).init(jax.random.key(cfg.seed))
     with Checkpointer(path / "checkpoints", async_save=False) as ckpt:
-        ckpt.save(1, carry)
+        save_state(ckpt, 1, carry)
     return path
 
 
@@ -248,6 +251,8 @@ def test_run_loop_stops_at_quit():
 
 def test_genmove_with_checkpoint(net_engine):
     eng = net_engine
+    # genmove goes through the arena's player: the run's evaluation search at --sims.
+    assert isinstance(eng.player, SearchPlayer) and eng.player.simulations == 4
     ok(eng, "boardsize 5")
     ok(eng, "clear_board")
     for move in ("b C3", "w D4", "b B2"):

@@ -12,11 +12,12 @@ from alphago_jax import cli
 from alphago_jax.checkpoint import Checkpointer
 from alphago_jax.config import ConfigError, make_config
 from alphago_jax.features.planes import num_planes, pad_board, planes_from, unpad_policy
-from alphago_jax.learner.learner import loss_fn
+from alphago_jax.learner import LossWeights, loss_fn
 from alphago_jax.replay import buffer as replay
 from alphago_jax.rules import symmetry
 from alphago_jax.rules.go import Rules
-from alphago_jax.train import abstract_trainer, make_train, param_mismatches, warm_start
+from alphago_jax.runs import param_mismatches, save_state, warm_start
+from alphago_jax.trainer import make_train
 
 HISTORY = 2
 C = num_planes(HISTORY)
@@ -208,7 +209,7 @@ def test_sampled_symmetries_keep_each_board_on_its_corner(mixed):
 
 def test_net_on_padded_small_board_equals_unpadded(mixed, trainer, run):
     buf, originals = mixed
-    apply, params = jax.jit(trainer.apply), run[0][-1].train.params  # a trained 1x8 net
+    apply, params = jax.jit(trainer.network), run[0][-1].train.params  # a trained 1x8 net
     assert trainer.cfg.global_pool  # masked pooling is part of what must be size-agnostic
     s = _sample(buf, jax.random.key(1), 16, S, False)
     slots = np.rint(np.asarray(s.policy[:, -1])).astype(int)
@@ -222,12 +223,13 @@ def test_net_on_padded_small_board_equals_unpadded(mixed, trainer, run):
 
 
 def test_zero_policy_target_gives_exactly_zero_policy_head_gradient(mixed, trainer, run):
-    """Why the bootstrap's zero targets train the value head only: exact zeros, not small."""
+    """Why the bootstrap's zero targets never train the policy head: exact zeros, not small."""
     buf, _ = mixed
     params = run[0][0].train.params
     batch = _sample(buf, jax.random.key(2), 16, S, True)
     batch = batch.replace(policy=jnp.zeros_like(batch.policy))
-    grads = jax.jit(jax.grad(lambda p: loss_fn(p, trainer.apply, batch, 1.0, 0.1)[0]))(params)
+    weights = LossWeights(1.0, 0.1)
+    grads = jax.jit(jax.grad(lambda p: loss_fn(p, trainer.network, batch, weights)[0]))(params)
     leaves = _leaves(grads)
     policy = [k for k in leaves if any(h in k for h in POLICY_HEAD)]
     value = [k for k in leaves if any(h in k for h in VALUE_HEAD)]
@@ -283,7 +285,7 @@ def test_multisize_iteration_fills_the_buffer_with_each_size(trainer, run):
     assert set(masks.tolist()) == {9.0, 25.0}
 
 
-def test_bootstrap_iterations_train_the_value_head_only(run):
+def test_bootstrap_iterations_leave_the_policy_head_alone(run):
     saved, metrics, _ = run
     assert [m["bootstrap"] for m in metrics] == [1, 1, 0]
     assert [m["trained"] for m in metrics] == [0, 1, 1]
@@ -309,7 +311,7 @@ def test_warm_start_across_board_sizes(trainer, run, tmp_path):
     src.mkdir()
     trainer.cfg.save(src / "config.json")
     with Checkpointer(src / "checkpoints", async_save=False) as ckpt:
-        ckpt.save(3, carry)
+        save_state(ckpt, 3, carry)
     source = _leaves(carry.train.params)
 
     cfg7 = make_config("default", ARCH + ["size=7", "selfplay_batch=2", "buffer_capacity=16",
@@ -329,8 +331,8 @@ def test_warm_start_across_board_sizes(trainer, run, tmp_path):
     assert warm.replay.boards.shape[-1] == 49  # this run's own board
 
     # A different architecture is refused, naming the leaves and both architectures.
-    other = abstract_trainer(make_config("default", [*ARCH, "channels=16", "size=7"]))
-    target = jax.eval_shape(other.init, jax.random.key(0))
+    other = make_train(make_config("default", [*ARCH, "channels=16", "size=7"]))
+    target = other.abstract_carry()
     with pytest.raises(ConfigError) as e:
         warm_start(target, other, src)
     msg = str(e.value)
@@ -345,7 +347,7 @@ def test_cli_init_from(trainer, run, tmp_path, capsys, monkeypatch):
     src.mkdir()
     trainer.cfg.save(src / "config.json")
     with Checkpointer(src / "checkpoints", async_save=False) as ckpt:
-        ckpt.save(3, carry)
+        save_state(ckpt, 3, carry)
     argv = ["train", "--run-dir", str(tmp_path / "dst"), *ARCH, "size=7", "iterations=0",
             f"init_from={src}"]
     assert cli.main(argv) == 0

@@ -7,32 +7,35 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import settings
 from flax import nnx
 
 from alphago_jax.nets import (
-    NetConfig,
+    Network,
     count_params,
     describe,
     flops_per_eval,
-    make_apply,
     make_network,
     scalar_value,
     split,
     value_target_classes,
 )
 
+# These tests cover the ownership head too: on unless a test turns it off.
+net_config = functools.partial(settings.net_config, ownership=True)
+
 PLANES = 5  # 4 feature planes + the on-board mask
 
 TINY = {
-    "resnet": NetConfig(kind="resnet", blocks=2, channels=8, gpool_every=2, policy_channels=4,
+    "resnet": net_config(kind="resnet", blocks=2, channels=8, gpool_every=2, policy_channels=4,
                         value_channels=4, value_hidden=8),
-    "mlp_ln": NetConfig(kind="resnet", block_type="mlp_ln", blocks=2, channels=8,
+    "mlp_ln": net_config(kind="resnet", block_type="mlp_ln", blocks=2, channels=8,
                         gpool_every=2, policy_channels=4, value_channels=4, value_hidden=8,
                         activation="swish"),
-    "transformer": NetConfig(kind="transformer", blocks=2, channels=8, num_heads=2,
+    "transformer": net_config(kind="transformer", blocks=2, channels=8, num_heads=2,
                              mlp_ratio=2, policy_channels=4, value_channels=4, value_hidden=8,
                              max_board_size=13),
-    "transformer_2d": NetConfig(kind="transformer", blocks=2, channels=8, num_heads=2,
+    "transformer_2d": net_config(kind="transformer", blocks=2, channels=8, num_heads=2,
                                 mlp_ratio=2, pos_embedding="2d", policy_channels=4,
                                 value_channels=4, value_hidden=8),
 }
@@ -47,8 +50,8 @@ def build_split(cfg, seed=0):
 @functools.cache
 def build(cfg, seed=0):
     """(jitted apply, params); cached so tests share compilations (inputs are mostly [2, 9, 9])."""
-    graphdef, params = build_split(cfg, seed)
-    return jax.jit(make_apply(graphdef)), params
+    _, params = build_split(cfg, seed)
+    return jax.jit(Network(cfg, PLANES)), params
 
 
 def features(seed, batch, size, padded=None, garbage=False):
@@ -131,8 +134,8 @@ def test_bfloat16_close_to_float32(name):
     cfg = TINY[name]
     apply32, params = build(cfg)
     cfg16 = dataclasses.replace(cfg, dtype="bfloat16")
-    graphdef16, params16 = split(nnx.eval_shape(lambda: make_network(cfg16, PLANES, nnx.Rngs(0))))
-    apply16 = make_apply(graphdef16)
+    apply16 = Network(cfg16, PLANES)
+    params16 = apply16.abstract_params()
     # Same parameter tree (all float32), so the float32 parameters drive both.
     assert jax.tree.structure(params16) == jax.tree.structure(params)
     assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(params16))
@@ -150,8 +153,8 @@ def test_bfloat16_close_to_float32(name):
 
 @pytest.mark.parametrize("name", ["resnet", "transformer"])
 def test_jit_vmap_scan_with_split_merge(name):
-    graphdef, params = build_split(TINY[name])
-    apply = make_apply(graphdef)  # un-jitted: the transforms below do the compiling
+    _, params = build_split(TINY[name])
+    apply = Network(TINY[name], PLANES)  # un-jitted: the transforms below do the compiling
     xs = features(1, 6, 9).reshape(3, 2, 9, 9, PLANES)
     ref = [build(TINY[name])[0](params, xs[i]) for i in range(3)]
     vmapped = jax.jit(jax.vmap(apply, in_axes=(None, 0)))(params, xs)
@@ -200,7 +203,7 @@ def _head_params(c, cp, cv, hidden, ownership):
 
 
 def test_count_params_matches_hand_count_resnet():
-    base = NetConfig(blocks=1, channels=4, global_pool=False, ownership=False,
+    base = net_config(blocks=1, channels=4, global_pool=False, ownership=False,
                      policy_channels=2, value_channels=2, value_hidden=3)
     stem = 3 * 3 * PLANES * 4  # 180
     block = 2 * (2 * 4 + 3 * 3 * 4 * 4)  # (norm + 3x3 conv) twice, no conv biases
@@ -217,7 +220,7 @@ def test_count_params_matches_hand_count_resnet():
 
 def test_count_params_matches_hand_count_transformer():
     d, r, n = 8, 2, 5
-    cfg = NetConfig(kind="transformer", blocks=1, channels=d, num_heads=2, mlp_ratio=r,
+    cfg = net_config(kind="transformer", blocks=1, channels=d, num_heads=2, mlp_ratio=r,
                     max_board_size=n, policy_channels=2, value_channels=2, value_hidden=3)
     embed = PLANES * d + d + n * n * d + d  # embedding, learned positions, pass token
     block = 2 * 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * r * d + r * d) + (r * d * d + d)
@@ -256,15 +259,35 @@ def test_value_helpers():
 
 def test_config_validation():
     with pytest.raises(ValueError):
-        NetConfig(kind="mlp")
+        net_config(kind="mlp")
     with pytest.raises(ValueError):
-        NetConfig(value_classes=2)
+        net_config(kind="transformer", channels=10, num_heads=4)
     with pytest.raises(ValueError):
-        NetConfig(kind="transformer", channels=10, num_heads=4)
-    with pytest.raises(ValueError):
-        NetConfig(kind="transformer", channels=6, num_heads=2, pos_embedding="2d")
-    assert hash(NetConfig()) == hash(NetConfig())
+        net_config(kind="transformer", channels=6, num_heads=2, pos_embedding="2d")
+    assert hash(net_config()) == hash(net_config())
+    # A network is a value: equal architectures are equal (one compile per architecture).
+    assert Network(net_config(), PLANES) == Network(net_config(), PLANES)
+    assert hash(Network(net_config(), PLANES)) == hash(Network(net_config(), PLANES))
+    assert Network(net_config(), PLANES) != Network(net_config(blocks=2), PLANES)
     # Pooling blocks: 1, 4 for six blocks; block 0 when there is only one.
-    assert [i for i in range(6) if NetConfig(blocks=6).gpool_block(i)] == [1, 4]
-    assert NetConfig(blocks=1).gpool_block(0)
-    assert not NetConfig(blocks=6, global_pool=False).gpool_block(1)
+    assert [i for i in range(6) if net_config(blocks=6).gpool_block(i)] == [1, 4]
+    assert net_config(blocks=1).gpool_block(0)
+    assert not net_config(blocks=6, global_pool=False).gpool_block(1)
+
+
+def test_equal_networks_compile_once():
+    """Networks built separately but equal share one compiled function (a static argument)."""
+    traces = []
+
+    @functools.partial(jax.jit, static_argnums=0)
+    def value(network, params, x):
+        traces.append(network)
+        return network(params, x).value_logits
+
+    cfg = TINY["resnet"]
+    _, params = build_split(cfg)
+    x = features(3, 2, 9)
+    a = value(Network(cfg, PLANES), params, x)
+    b = value(Network(dataclasses.replace(cfg), PLANES), params, x)
+    np.testing.assert_array_equal(a, b)
+    assert len(traces) == 1

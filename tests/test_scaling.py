@@ -22,6 +22,7 @@ from alphago_jax.nets import scalar_value
 from alphago_jax.rules.go import Rules
 from alphago_jax.scaling import (
     RANDOM,
+    ReferenceNet,
     checkpoint_flops,
     compute_to_reach,
     elo_vs_references,
@@ -35,7 +36,6 @@ from alphago_jax.scaling import (
     plateau_trend,
     play_pair,
     reference_agent,
-    reference_apply,
     search_flops_per_move,
     tradeoff,
     train_flops,
@@ -206,6 +206,22 @@ def test_elo_vs_references_recovers_a_known_rating():
         elo_vs_references([(0.0, 3, 2)])
 
 
+def test_elo_vs_references_gives_the_former_solver_numbers():
+    # Expected values from elo_vs_references' own Newton solver, before it became `fit_elo`
+    # with the references held fixed (tests/test_arena.py checks fit_elo on more cases).
+    fit = elo_vs_references([(0.0, 7, 10), (200.0, 5.5, 10), (450.0, 2, 10)])
+    assert fit.elo == pytest.approx(199.66470078991043, abs=1e-6)
+    assert fit.stderr == pytest.approx(71.48893048161926, abs=1e-6)
+    assert (fit.games, fit.in_range) == (30, True)
+    fit = elo_vs_references([(0.0, 12, 20), (150.0, 9, 20)], prior_sd=300.0, prior_mean=50.0)
+    assert (fit.elo, fit.stderr) == pytest.approx((91.73932534443466, 55.310985354372754),
+                                                  abs=1e-6)
+    shutout = elo_vs_references([(0.0, 0, 10), (200.0, 0, 10)])
+    assert shutout.elo == pytest.approx(-773.5913559898206, abs=1e-6)
+    assert shutout.stderr == pytest.approx(408.9148752815501, abs=1e-6)
+    assert not shutout.in_range
+
+
 def test_next_reference_walks_towards_even_matches():
     refs = {"random": 0.0, "a": 150.0, "b": 400.0, "c": 900.0}
     assert next_reference(refs, 120.0, set(), None, None) == "a"
@@ -223,27 +239,29 @@ def test_reference_value_is_an_area_estimate():
     board = np.zeros((2, 25), np.int8)
     board[0, [6, 7, 8]] = 1  # three black stones
     legal = np.ones(25, bool)
-    apply = reference_apply(0.5, 2)
+    apply = ReferenceNet(0.5, 2)
     black = planes_from(jnp.asarray(board), jnp.int8(1), jnp.asarray(legal), 5)[None]
     white = planes_from(jnp.asarray(board), jnp.int8(-1), jnp.asarray(legal), 5)[None]
     vb, vw = (float(scalar_value(apply(None, x).value_logits)[0]) for x in (black, white))
     assert vb > 0.5 and vw == pytest.approx(-vb, abs=1e-5)
-    assert reference_apply(0.5, 2) is apply  # cached: one compile per caller
-    zero = reference_apply(0.5, 2, "zero")
+    # A value: equal references are equal static arguments, so one compile per caller.
+    assert ReferenceNet(0.5, 2) == apply and hash(ReferenceNet(0.5, 2)) == hash(apply)
+    zero = ReferenceNet(0.5, 2, "zero")
     assert float(scalar_value(zero(None, black).value_logits)[0]) == pytest.approx(0.0, abs=1e-5)
     assert rules.num_actions == apply(None, black).policy_logits.shape[-1]
     with pytest.raises(ValueError, match="reference value"):
-        reference_apply(0.5, 2, "nope")
+        ReferenceNet(0.5, 2, "nope")
 
 
 def test_search_reference_beats_random_and_colours_alternate():
     rules = Rules(size=5, komi=7.5, history=2, suicide=False)
     ref = reference_agent(rules, 8)
     r = play_pair(rules, ref, RANDOM, 16, jax.random.key(0))
-    assert r.games == 16 and r.a == "ref-area:8" and r.b == "random"
-    assert r.score >= 0.75, r
+    assert r.tally.games == 16 and r.a == "ref-area:8" and r.b == "random"
+    assert r.tally.win_rate >= 0.75, r.line()
+    assert [g.a_black for g in r.games] == [g % 2 == 0 for g in range(16)]
     rr = play_pair(rules, RANDOM, RANDOM, 16, jax.random.key(1))
-    assert rr.games == 16
+    assert rr.tally.games == 16
     with pytest.raises(ValueError, match="even"):
         play_pair(rules, ref, RANDOM, 3, jax.random.key(0))
 

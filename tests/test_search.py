@@ -14,10 +14,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from flax import nnx
+from settings import network, search_settings
 
 from alphago_jax.features.planes import num_planes
-from alphago_jax.nets import NetConfig, make_apply, make_network, split
 from alphago_jax.rules.go import BLACK, WHITE, Rules
 from alphago_jax.search.mcts import SearchSettings, node_bytes, search
 
@@ -38,18 +37,16 @@ TWO_PLY = Rules(size=SIZE, komi=0.5, superko=True, suicide=False, max_moves=6, h
 # Gumbel without root noise: sequential halving over all 22 legal moves, deterministic. (With
 # gumbel_scale=1 and 32 simulations the noise of a losing move beats the capture's completed-Q
 # bonus about one time in ten: that is Gumbel's exploration, not a search error.)
-GUMBEL = SearchSettings(algorithm="gumbel", num_simulations=32, max_num_considered_actions=32,
+GUMBEL = search_settings(algorithm="gumbel", num_simulations=32, max_num_considered_actions=32,
                         gumbel_scale=0.0)
-PUCT = SearchSettings(algorithm="puct", num_simulations=32)  # with Dirichlet root noise
+PUCT = search_settings(algorithm="puct", num_simulations=32)  # with Dirichlet root noise
 GUMBEL_2 = GUMBEL._replace(num_simulations=128)
 
 
 @pytest.fixture(scope="module")
 def net():
-    model = make_network(NetConfig(kind="resnet", blocks=1, channels=8), num_planes(HISTORY),
-                         nnx.Rngs(0))
-    graphdef, params = split(model)
-    return make_apply(graphdef), params
+    net = network(num_planes(HISTORY), kind="resnet", blocks=1, channels=8)
+    return net, net.init(jax.random.key(0))
 
 
 def _position(rules: Rules, moves):

@@ -1,5 +1,6 @@
 """Tests for self-play (alphago_jax.selfplay), the replay buffer (alphago_jax.replay) and
-matches (alphago_jax.evaluate): value-target signs, resignation, playout caps, game restarts."""
+a searching agent's match (alphago_jax.arena): value-target signs, resignation, playout caps,
+game restarts."""
 
 from __future__ import annotations
 
@@ -9,14 +10,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from flax import nnx
+from settings import network, search_settings, selfplay_settings
 
-from alphago_jax import evaluate
+from alphago_jax import arena
 from alphago_jax.features.planes import num_planes
-from alphago_jax.nets import NetConfig, make_apply, make_network, split
 from alphago_jax.replay import buffer as replay
 from alphago_jax.rules.go import BLACK, WHITE, Rules
-from alphago_jax.search.mcts import SearchSettings
 from alphago_jax.selfplay import selfplay
 
 SIZE, HISTORY, BATCH = 5, 2, 4
@@ -27,19 +26,17 @@ RULES = Rules(size=SIZE, komi=0.5, superko=True, suicide=False, max_moves=6, his
 
 def _settings(**overrides) -> selfplay.SelfPlaySettings:
     base = dict(
-        full=SearchSettings(num_simulations=4, max_num_considered_actions=4),
-        fast=SearchSettings(num_simulations=2, max_num_considered_actions=2),
+        full=search_settings(num_simulations=4, max_num_considered_actions=4),
+        fast=search_settings(num_simulations=2, max_num_considered_actions=2),
         history=HISTORY, temperature_moves=2, resign_threshold=-1.0, no_resign_fraction=0.0,
     )
-    return selfplay.SelfPlaySettings(**{**base, **overrides})
+    return selfplay_settings(**{**base, **overrides})
 
 
 @pytest.fixture(scope="module")
 def net():
-    model = make_network(NetConfig(kind="resnet", blocks=1, channels=8), num_planes(HISTORY),
-                         nnx.Rngs(0))
-    graphdef, params = split(model)
-    return make_apply(graphdef), params
+    net = network(num_planes(HISTORY), kind="resnet", blocks=1, channels=8)
+    return net, net.init(jax.random.key(0))
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2))
@@ -269,31 +266,17 @@ def test_play_match_alternates_colours(net):
     # Komi 30.5 on 5x5: White wins every game, so the outcome shows who played which colour.
     rules = Rules(size=SIZE, komi=30.5, superko=True, suicide=False, max_moves=8,
                   history=HISTORY)
-    settings = SearchSettings(num_simulations=2, max_num_considered_actions=2)
-    res = evaluate.play_match(rules, apply, HISTORY, settings, None, params, None, 6,
-                              jax.random.key(0))
-    outcome = np.asarray(res.outcome)
-    assert set(outcome.tolist()) <= {-1, 0, 1}
+    settings = search_settings(num_simulations=2, max_num_considered_actions=2)
+    agent = arena.SearchPlayer("agent", apply, params, settings, HISTORY)
+    res = arena.play_match(rules, agent, arena.RandomPlayer(), 6, jax.random.key(0))
+    points = [g.a_points for g in res.games]
+    assert set(points) <= {0.0, 0.5, 1.0}
     # Agent A is Black in even games (loses) and White in odd ones (wins).
-    assert outcome.tolist() == [-1, 1, -1, 1, -1, 1]
-    moves = np.asarray(res.moves)
+    assert points == [0.0, 1.0, 0.0, 1.0, 0.0, 1.0]
+    assert all(g.winner == WHITE and g.reason == "score" for g in res.games)
+    moves = np.array([len(g.moves) for g in res.games])
     assert np.all((moves >= 1) & (moves <= 8))
-    summary = res.summary()
+    summary = res.tally.as_dict()
     assert (summary["games"], summary["wins"], summary["losses"], summary["draws"]) == (6, 3, 3, 0)
     assert summary["win_rate"] == 0.5
     assert summary["ci_low"] < 0.5 < summary["ci_high"]
-
-
-def test_wilson_interval():
-    assert evaluate.wilson_interval(0.5, 0) == (0.0, 1.0)
-    lo, hi = evaluate.wilson_interval(0.5, 100)
-    assert lo == pytest.approx(0.4038, abs=1e-3) and hi == pytest.approx(0.5962, abs=1e-3)
-    lo, hi = evaluate.wilson_interval(1.0, 10)
-    assert hi == 1.0 and 0.6 < lo < 0.75  # all wins: still not certain
-    lo, hi = evaluate.wilson_interval(0.0, 10)
-    assert lo == 0.0 and 0.25 < hi < 0.4
-    for n in (1, 7, 64, 1000):
-        for p in (0.0, 0.1, 0.5, 0.9, 1.0):
-            lo, hi = evaluate.wilson_interval(p, n)
-            assert 0.0 <= lo <= p <= hi <= 1.0
-    assert np.diff(evaluate.wilson_interval(0.3, 1000)) < np.diff(evaluate.wilson_interval(0.3, 50))

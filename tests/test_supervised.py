@@ -15,11 +15,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from alphago_jax.checkpoint import Checkpointer
 from alphago_jax.cli import main as cli_main
 from alphago_jax.config import make_config
-from alphago_jax.learner.learner import loss_fn
+from alphago_jax.learner import LossWeights, loss_fn
 from alphago_jax.logging import read_metrics
 from alphago_jax.rules.go import BLACK, WHITE
+from alphago_jax.runs import load_params
 from alphago_jax.sgf import GameRecord, SGFError, read_sgf, save_sgf
 from alphago_jax.supervised import (
     DatasetError,
@@ -33,11 +35,10 @@ from alphago_jax.supervised import (
     split_games,
     to_buffer,
 )
-from alphago_jax.train import load_run, rules_of
 
 DATA = Path(__file__).parent / "data" / "sgf"
 CFG = make_config("default")
-RULES = rules_of(CFG)  # 7x7, komi 7.5, superko, no suicide, history 2
+RULES = CFG.rules()  # 7x7, komi 7.5, superko, no suicide, history 2
 
 
 def _kept_records() -> list[GameRecord]:
@@ -206,23 +207,27 @@ def test_sl_cli_run_trains_and_loads(tmp_path, loaded):
         assert key in last
     assert 0.0 <= last["holdout_top1"] <= 1.0
 
-    # The run directory loads like an RL run at iteration 0.
-    trainer, carry, step = load_run(run)
-    assert step == 0 and int(carry.iteration) == 0 and int(carry.train.step) == 0
-    assert trainer.cfg.blocks == 1 and trainer.cfg.channels == 8
-    assert int(carry.replay.game_id.max()) == -1  # an empty buffer: RL starts afresh
+    # The run directory loads like an RL run's network; it saves the parameters alone (no
+    # empty replay buffer, games or optimizer state).
+    loaded_run = load_params(run)
+    params, cfg = loaded_run.params, loaded_run.cfg
+    assert loaded_run.step == 0
+    assert cfg.blocks == 1 and cfg.channels == 8
+    with Checkpointer(run / "checkpoints", writer=False) as ckpt:
+        assert ckpt.items(0) == ["params"]
+        assert ckpt.metadata(0)["kind"] == "supervised"
     # The checkpoint holds the trained network: it reproduces the last logged evaluation.
-    data = split_dataset(*loaded, RULES, holdout=0.2, seed=trainer.cfg.seed, log=None)
-    learner = SupervisedLearner(trainer.cfg, steps=24)
-    ev = learner.evaluate(carry.train.params, data.holdout)
+    data = split_dataset(*loaded, RULES, holdout=0.2, seed=cfg.seed, log=None)
+    learner = SupervisedLearner(cfg, steps=24)
+    ev = learner.evaluate(params, data.holdout)
     assert ev["top1"] == pytest.approx(last["holdout_top1"])
     assert ev["policy_loss"] == pytest.approx(last["holdout_policy_loss"], rel=1e-5)
     # Its per-position losses are learner.loss_fn's on a full batch.
     idx = jnp.arange(64)
     batch = batch_at(data.train, idx, 7)
-    _, m = jax.jit(loss_fn, static_argnums=(1, 3, 4))(carry.train.params, trainer.apply, batch,
-                                                      1.0, 0.0)
-    ev64 = learner.evaluate(carry.train.params, data.train, limit=64)
+    _, m = jax.jit(loss_fn, static_argnums=(1, 3))(params, loaded_run.network, batch,
+                                                   LossWeights(1.0, 0.0))
+    ev64 = learner.evaluate(params, data.train, limit=64)
     assert ev64["policy_loss"] == pytest.approx(float(m["policy_loss"]), rel=1e-5)
     assert ev64["value_loss"] == pytest.approx(float(m["value_loss"]), rel=1e-5)
     # A supervised run does not resume: a second one into the same directory is refused.
@@ -268,6 +273,6 @@ def test_gnugo_script_writes_scored_games(tmp_path):
     record = read_sgf(tmp_path / "game_00000.sgf")
     assert record.size == 5 and record.komi == 0.5 and "level 1" in record.black
     assert record.moves[-2:] == [25, 25] or len(record.moves) == 50  # two passes or the cap
-    rules = rules_of(make_config("default", ["size=5", "komi=0.5"]))
+    rules = make_config("default", ["size=5", "komi=0.5"]).rules()
     games, summary = load_games(tmp_path, rules, log=None)
     assert summary.games == 1 and games[0].ownership_valid  # RE agrees with our count

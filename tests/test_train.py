@@ -1,22 +1,26 @@
-"""Tests for the training loop (alphago_jax.train, alphago_jax.learner): SGD learns, a resumed run
-is bit-identical to an uninterrupted one, and the `train` CLI runs, logs, checkpoints, resumes."""
+"""Tests for training (alphago_jax.trainer, loop, runs, train, learner): SGD learns, a resumed
+run is bit-identical to an uninterrupted one, the `train` CLI runs, logs, checkpoints, resumes,
+and its resume rules hold."""
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from alphago_jax import cli
+from alphago_jax import cli, runs
 from alphago_jax.checkpoint import Checkpointer
 from alphago_jax.config import TrainConfig, make_config
-from alphago_jax.learner.learner import TrainState, make_optimizer, sgd_step
+from alphago_jax.learner import TrainState, make_optimizer, sgd_step
 from alphago_jax.logging import read_metrics
+from alphago_jax.loop import run_iterations
 from alphago_jax.replay import buffer as replay
-from alphago_jax.train import make_train
+from alphago_jax.trainer import make_train
 
 # 5x5 games end by the move cap after 6 moves: 4 lockstep games x 4 moves per iteration finish
 # their first games in iteration 2 (24 positions >= min_buffer), so SGD starts there.
@@ -34,13 +38,12 @@ def trainer():
     return make_train(make_config("default", TINY + [f"iterations={ITERATIONS}"]))
 
 
-def _iterate(trainer, carry, iterations):
-    """Runs iterations with the keys `train.main` uses; returns (carry, host metrics)."""
-    base = jax.random.key(trainer.cfg.seed)
+def _iterate(trainer, carry, stop):
+    """Runs the iterations up to `stop` through the host loop `train.main` uses; returns
+    (carry, host metrics)."""
     metrics = []
-    for it in iterations:
-        carry, m = trainer.iteration(carry, jax.random.fold_in(base, 2 + it))
-        metrics.append({k: float(v) for k, v in jax.device_get(m).items()})
+    carry = run_iterations(trainer, carry, jax.random.key(trainer.cfg.seed), stop,
+                           [lambda done, c, m: metrics.append(m)])
     return carry, metrics
 
 
@@ -51,7 +54,7 @@ def _fresh(trainer):
 @pytest.fixture(scope="module")
 def straight(trainer):
     """An uninterrupted run of ITERATIONS iterations: (final carry, per-iteration metrics)."""
-    return _iterate(trainer, _fresh(trainer), range(ITERATIONS))
+    return _iterate(trainer, _fresh(trainer), ITERATIONS)
 
 
 def _assert_trees_equal(a, b, what):
@@ -81,10 +84,11 @@ def test_loss_decreases_on_a_fixed_batch(trainer, straight):
     batch = replay.sample(carry.replay, jax.random.key(7), 64, trainer.cfg.size, False)
     assert set(np.unique(np.asarray(batch.value)).tolist()) <= {-1.0, 0.0, 1.0}
     cfg = dataclasses.replace(trainer.cfg, lr_schedule="constant", learning_rate=1e-2)
-    optimizer = make_optimizer(cfg, 100)
+    optimizer = make_optimizer(cfg.optimizer_settings(), 100)
     params = jax.tree.map(jnp.copy, carry.train.params)
     state = TrainState(params=params, opt_state=optimizer.init(params), step=jnp.int32(0))
-    step = jax.jit(lambda s, b: sgd_step(s, b, trainer.apply, optimizer, cfg))
+    weights = cfg.learner_settings().weights
+    step = jax.jit(lambda s, b: sgd_step(s, b, trainer.network, optimizer, weights))
     history = []
     for _ in range(40):
         state, m = step(state, batch)
@@ -99,20 +103,21 @@ def test_loss_decreases_on_a_fixed_batch(trainer, straight):
 
 def test_resume_is_bit_identical(trainer, straight, tmp_path):
     half = ITERATIONS // 2
-    carry, _ = _iterate(trainer, _fresh(trainer), range(half))
+    carry, _ = _iterate(trainer, _fresh(trainer), half)
     saved = jax.tree.map(np.asarray, carry)
     ckpt = Checkpointer(tmp_path / "checkpoints", keep=2)
-    ckpt.save(half, carry)
+    runs.save_state(ckpt, half, carry)
     ckpt.close()
 
-    # A new process would do this: a new Trainer, a fresh carry as the target, restore.
+    # A new process would do this: a new Trainer, restore from the items.
     resumed = make_train(trainer.cfg)
     with Checkpointer(tmp_path / "checkpoints") as ckpt:
         assert ckpt.latest_step() == half
-        carry = ckpt.restore(_fresh(resumed), half)
+        assert ckpt.items(half) == ["opt_state", "params", "replay", "selfplay"]
+        carry = runs.restore_state(ckpt, resumed, half)
     _assert_trees_equal(carry, saved, "restored carry")
     assert int(carry.iteration) == half
-    carry, _ = _iterate(resumed, carry, range(half, ITERATIONS))
+    carry, _ = _iterate(resumed, carry, ITERATIONS)
 
     final, _ = straight
     _assert_trees_equal(carry.train.params, final.train.params, "params")
@@ -154,3 +159,97 @@ def test_cli_train_smoke_and_resume(tmp_path, capsys, monkeypatch):
     assert cli.main(["train", "--run-dir", str(run), *TINY, "channels=16"]) == 2
     err = capsys.readouterr().err
     assert "different config" in err and "channels" in err
+
+
+def test_load_params_reads_only_the_params_item(trainer, straight, tmp_path):
+    carry, _ = straight
+    (tmp_path / "run").mkdir()
+    trainer.cfg.save(tmp_path / "run" / "config.json")
+    with Checkpointer(tmp_path / "run" / "checkpoints") as ckpt:
+        runs.save_state(ckpt, ITERATIONS, carry)
+    # Break every item but params: a reader of params alone must not notice.
+    for item in ("opt_state", "selfplay", "replay"):
+        for f in (tmp_path / "run" / "checkpoints" / str(ITERATIONS) / item).rglob("*"):
+            if f.is_file():
+                f.write_bytes(b"garbage")
+    loaded = runs.load_params(tmp_path / "run")
+    assert loaded.step == ITERATIONS and loaded.network == trainer.network
+    _assert_trees_equal(loaded.params, carry.train.params, "params")
+
+
+def test_resume_rules(tmp_path, capsys, monkeypatch):
+    """Resuming: only `iterations` may change; other overrides equal to the saved values are
+    accepted and keep the saved `iterations`; more iterations keep the LR schedule's span."""
+    run = tmp_path / "run"
+    base = ["train", "--run-dir", str(run), *TINY, "iterations=1", "checkpoint_every=1",
+            "eval_every=0"]
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert cli.main(base) == 0
+    saved = TrainConfig.load(run / "config.json")
+    assert saved.schedule_steps == 1 * saved.sgd_steps
+
+    # Equal overrides without iterations: resumes, keeps the saved iterations (the old code
+    # reset them to the preset's 120), and does not rewrite config.json.
+    before = (run / "config.json").stat().st_mtime_ns
+    cfg, write = runs.resolve_config(run, "default", TINY)
+    assert cfg.iterations == 1 and not write
+    assert (run / "config.json").stat().st_mtime_ns == before
+
+    # More iterations: the schedule keeps its original span, instead of stretching mid-run.
+    cfg, write = runs.resolve_config(run, "default", TINY + ["iterations=3"])
+    assert write and cfg.iterations == 3 and cfg.schedule_iterations == 1
+    assert cfg.schedule_steps == saved.schedule_steps
+    assert cli.main([*base[:-3], "iterations=3", "checkpoint_every=1", "eval_every=0"]) == 0
+    assert TrainConfig.load(run / "config.json").iterations == 3
+    assert [r["step"] for r in read_metrics(run, dedupe=False)] == [1, 2, 3]
+
+    # Anything else that differs is refused, naming the key with both values.
+    assert cli.main([*base, "komi=5.5"]) == 2
+    err = capsys.readouterr().err
+    assert "komi=5.5 (saved 7.5)" in err
+
+
+def test_bootstrap_leaves_the_policy_head_untouched():
+    """Bootstrap iterations train the trunk and value head; the policy head, which gets a zero
+    gradient, must not be moved by weight decay either (as the config's docstring says)."""
+    from alphago_jax.nets import policy_head_mask
+
+    cfg = make_config("default", TINY + ["bootstrap_iterations=2", "weight_decay=0.1",
+                                         "min_buffer=0", "iterations=2"])
+    trainer = make_train(cfg)
+    carry = _fresh(trainer)
+    before = jax.tree.map(np.asarray, carry.train.params)
+    carry, metrics = _iterate(trainer, carry, 2)
+    assert all(m["bootstrap"] == 1 and m["trained"] == 1 for m in metrics)
+    mask = policy_head_mask(before)
+    moved = jax.tree.map(lambda a, b: bool(np.any(a != np.asarray(b))), before, carry.train.params)
+    policy = [m for m, k in zip(jax.tree.leaves(moved), jax.tree.leaves(mask), strict=True) if k]
+    rest = [m for m, k in zip(jax.tree.leaves(moved), jax.tree.leaves(mask), strict=True) if not k]
+    assert policy and not any(policy)  # every policy-head leaf bit-identical
+    assert any(rest)  # the trunk and value head did learn
+
+
+FORMAT1_RUN = Path(__file__).parent / "data" / "format1_run"
+"""A 5x5 run directory written before checkpoint items existed (one `state` item holding the
+whole carry; produced by alphago-jax at commit 8c1a770)."""
+
+
+def test_format1_run_directory_loads_params_and_refuses_resume(tmp_path, capsys, monkeypatch):
+    loaded = runs.load_params(FORMAT1_RUN)
+    assert loaded.step == 2 and loaded.cfg.size == 5
+    target = loaded.network.abstract_params()
+    assert jax.tree.structure(loaded.params) == jax.tree.structure(target)
+    assert any(np.asarray(x).any() for x in jax.tree.leaves(loaded.params))
+    # The params item of the old layout, read directly, holds the same values.
+    with Checkpointer(FORMAT1_RUN / "checkpoints", writer=False) as ckpt:
+        assert ckpt.items(2) == ["state"]
+        again = ckpt.restore_part("state", ("train", "params"), target, 2)
+    _assert_trees_equal(again, loaded.params, "format-1 params")
+    # Resuming it is refused with a message saying what to do instead.
+    run = tmp_path / "old"
+    shutil.copytree(FORMAT1_RUN, run)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert cli.main(["train", "--run-dir", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "older alphago-jax" in err and f"init_from={run}" in err
+    assert "Traceback" not in err

@@ -1,7 +1,9 @@
 """Players for the arena: batched device players, and host players seated one per game.
 
-* `DevicePlayer`s choose moves for a whole batch of games in one compiled call: `RandomPlayer`
-  (uniform over legal points) and `CheckpointPlayer` (batched MCTS with a trained network).
+* `DevicePlayer`s choose moves for a batch of games in one compiled call: `RandomPlayer`
+  (uniform over legal points, `Rules.random_action`) and `SearchPlayer` (batched MCTS with a
+  network: a trained checkpoint, the training run's current parameters, or a hand-written
+  evaluation such as the scaling references).
 * `HostPlayer`s play one game at a time through a `Seat`: `GTPPlayer` drives any GTP engine
   (GnuGo, KataGo, ...) in a subprocess, `ScriptedPlayer` replays fixed move lists (tests).
 
@@ -18,6 +20,7 @@ Player specs (`parse_player`):
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import queue
 import re
@@ -28,14 +31,13 @@ import threading
 import time
 import weakref
 from pathlib import Path
+from typing import Any
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
 from alphago_jax.rules.coords import action_to_gtp, gtp_to_action
 from alphago_jax.rules.go import BLACK, GoState, Rules
-from alphago_jax.search.mcts import SearchSettings, run_search
+from alphago_jax.search.mcts import SearchResult, SearchSettings, run_search, select_action
 
 RESIGN = -1
 """What `Seat.genmove` returns when the player resigns."""
@@ -60,139 +62,168 @@ class PlayerError(RuntimeError):
 class DevicePlayer:
     """Chooses moves for a batch of games at once (one compiled call per move).
 
-    Attributes:
-      name: the player spec, used in results and SGF files.
-      history: board positions its inputs need (the arena keeps at least that many).
+    Attributes (every subclass sets them):
+      name: the player's name (its spec), used in results and SGF files.
+      history: board positions its inputs need (the match's rules keep at least that many).
       config: the training config of a checkpoint (for the arena's default rules), else None.
     """
 
-    name: str = "device"
-    history: int = 1
-    config = None
-
-    def select(self, rules: Rules, states: GoState, key: jax.Array) -> np.ndarray:
-        """Moves for every game in the batch.
+    def select(self, rules: Rules, states: GoState, key: jax.Array) -> jax.Array:
+        """Moves for every game in the batch; the match loop passes only games where this
+        player is to move (padded to a fixed batch size, so it compiles once or twice).
 
         Args:
-          rules: the arena's rules.
-          states: GoState with batch axis B (finished or idle games included).
+          rules: the match's rules.
+          states: GoState with batch axis B, unfinished games.
           key: PRNG key.
 
         Returns:
-          int32[B] legal actions (only those of games where this player is to move are used).
+          int32[B] legal actions.
         """
         raise NotImplementedError
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _random_actions(rules: Rules, states: GoState, key: jax.Array) -> jax.Array:
-    legal = jax.vmap(rules.legal_mask)(states)
-    # Pass only when no point is legal, so games end by filling the board, not by an early pass.
-    points = legal.at[:, -1].set(~jnp.any(legal[:, :-1], axis=-1))
-    return jax.random.categorical(key, jnp.where(points, 0.0, -jnp.inf)).astype(jnp.int32)
+def _random_moves(rules: Rules, states: GoState, key: jax.Array) -> jax.Array:
+    keys = jax.random.split(key, states.to_play.shape[0])
+    return jax.vmap(rules.random_action)(states, keys)
 
 
 class RandomPlayer(DevicePlayer):
     """Uniformly random legal points; passes only when no point is legal."""
 
+    history = 1
+    config = None
+
     def __init__(self, name: str = "random"):
         self.name = name
 
     def select(self, rules, states, key):
-        return np.asarray(_random_actions(rules, states, key))
+        return _random_moves(rules, states, key)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
-def _search_actions(rules, apply, history, settings: SearchSettings, params, states, key):
-    result = run_search(rules, apply, history, settings, params, states, key)
-    if settings.algorithm == "gumbel":
-        return result.action  # sequential halving's choice (Gumbel noise gives game variety)
-    return jnp.argmax(result.policy, axis=-1).astype(jnp.int32)
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
+def _search_move(rules: Rules, network, history: int, settings: SearchSettings, selection: str,
+                 params, states: GoState, key: jax.Array) -> tuple[jax.Array, SearchResult]:
+    """One batched search and the moves chosen from it: (int32[B], SearchResult).
+
+    Everything but the parameters, states and key is static, so players with equal networks
+    (hashable values), settings and batch sizes share one compiled program, whatever their
+    parameters: checkpoints of one architecture compile once.
+    """
+    result = run_search(rules, network, history, settings, params, states, key)
+    return select_action(result, settings.algorithm, selection), result
 
 
-class CheckpointPlayer(DevicePlayer):
-    """A trained network searching with mctx; every game of the batch in one search.
+@dataclasses.dataclass(frozen=True, eq=False)
+class SearchPlayer(DevicePlayer):
+    """A network searching with mctx; every game of the batch in one search.
 
-    Args:
-      name: the spec.
-      trainer: the run's `Trainer` (network apply, config, evaluation search settings).
-      params: network parameters.
-      step: the checkpoint's step.
-      simulations: simulations per move (default: the run's `eval_simulations`).
-      run_dir: the run directory (for naming variants).
+    Attributes:
+      name: the player's name (a checkpoint's spec ``ckpt:DIR@STEP[:SIMS]``).
+      network: `network(params, x[B, S, S, C]) -> NetOutput`, hashable (a `nets.Network`, or a
+        frozen dataclass such as `scaling.ReferenceNet`): a jit static argument.
+      params: its parameters (any pytree; traced).
+      settings: the search.
+      history: board positions in its input features.
+      selection: how the move is chosen from the search (`search.select_action`).
+      config: the training config it comes from (the arena's default rules), or None.
+      step: the checkpoint's step, or None.
+      run_dir: the run directory it was loaded from, or None.
     """
 
-    def __init__(self, name: str, trainer, params, step: int, simulations: int | None = None,
-                 run_dir: str | None = None):
-        self.name = name
-        self.run_dir = run_dir
-        self.trainer = trainer
-        self.params = params
-        self.step = step
-        self.config = trainer.cfg
-        self.history = trainer.cfg.history
-        self.settings = trainer.eval_settings
-        if simulations is not None:
-            self.settings = self.settings._replace(num_simulations=simulations)
+    name: str
+    network: Any
+    params: Any
+    settings: SearchSettings
+    history: int
+    selection: str = "search"
+    config: Any = None
+    step: int | None = None
+    run_dir: str | None = None
+
+    @classmethod
+    def from_config(cls, cfg, network, params, simulations: int | None = None,
+                    name: str = "agent", **extra) -> SearchPlayer:
+        """The evaluated agent of a run: its evaluation search (`cfg.eval_settings`) with
+        `simulations` per move (default `cfg.eval_simulations`), history and `cfg.eval_action`.
+
+        Args:
+          cfg: a `TrainConfig`.
+          network: its network (`cfg.network()`).
+          params: network parameters.
+          simulations: simulations per move.
+          name: the player's name.
+          **extra: `step`, `run_dir`.
+        """
+        if simulations is not None and simulations < 1:
+            raise PlayerSpecError(f"simulations must be >= 1, got {simulations}")
+        return cls(name=name, network=network, params=params,
+                   settings=cfg.eval_settings(simulations), history=cfg.history,
+                   selection=cfg.eval_action, config=cfg, **extra)
+
+    @classmethod
+    def from_run(cls, run, simulations: int | None = None, name: str | None = None
+                 ) -> SearchPlayer:
+        """A checkpoint as a player: `run` is a `runs.LoadedRun` (`runs.load_params`).
+
+        Its default name is the spec ``ckpt:DIR@STEP`` (``ckpt:DIR@STEP:SIMS`` with
+        `simulations`)."""
+        if name is None:
+            name = f"ckpt:{run.run_dir}@{run.step}" + (f":{simulations}" if simulations else "")
+        return cls.from_config(run.cfg, run.network, run.params, simulations, name,
+                               step=run.step, run_dir=run.run_dir)
 
     @property
     def simulations(self) -> int:
         return self.settings.num_simulations
 
-    def with_simulations(self, simulations: int, name: str | None = None) -> CheckpointPlayer:
+    def with_simulations(self, simulations: int, name: str | None = None) -> SearchPlayer:
         """The same network searching with another number of simulations (no reload).
 
-        Its default name is the spec `ckpt:DIR@STEP:SIMS`."""
+        Its default name is the spec `ckpt:DIR@STEP:SIMS` for a checkpoint."""
         if simulations < 1:
             raise PlayerSpecError(f"simulations must be >= 1, got {simulations}")
         if name is None:
-            name = f"ckpt:{self.run_dir}@{self.step}:{simulations}" if self.run_dir else (
-                f"{self.name}[{simulations} sims]")
-        return CheckpointPlayer(
-            name, self.trainer, self.params, self.step, simulations, self.run_dir
-        )
+            name = (f"ckpt:{self.run_dir}@{self.step}:{simulations}" if self.run_dir else
+                    f"{self.name}[{simulations} sims]")
+        return dataclasses.replace(
+            self, name=name, settings=self.settings._replace(num_simulations=simulations))
+
+    def _settings(self, rules: Rules) -> SearchSettings:
+        # Sequential halving cannot consider more root actions than the board has.
+        k = self.settings.max_num_considered_actions
+        if self.settings.algorithm == "gumbel" and k > rules.num_actions:
+            return self.settings._replace(max_num_considered_actions=rules.num_actions)
+        return self.settings
+
+    def move(self, rules: Rules, states: GoState, key: jax.Array
+             ) -> tuple[jax.Array, SearchResult]:
+        """(int32[B] moves, the SearchResult they were chosen from) for a batch of states."""
+        return _search_move(rules, self.network, self.history, self._settings(rules),
+                            self.selection, self.params, states, key)
+
+    def search(self, rules: Rules, states: GoState, key: jax.Array) -> SearchResult:
+        """The batched search from `states` (the same compiled program as `select`)."""
+        return self.move(rules, states, key)[1]
 
     def select(self, rules, states, key):
-        return np.asarray(
-            _search_actions(
-                rules, self.trainer.apply, self.history, self.settings, self.params, states, key
-            )
-        )
-
-
-def load_checkpoint(run_dir: str | Path, step: int | None = None):
-    """The trainer, network parameters and step of a run's checkpoint.
-
-    Args:
-      run_dir: a training run directory (config.json + checkpoints/).
-      step: which checkpoint; None for the latest complete one.
-
-    Returns:
-      (trainer, params, step).
-
-    Raises:
-      PlayerSpecError: not a run directory, no such checkpoint, or one that does not load.
-    """
-    from alphago_jax.checkpoint import CheckpointError
-    from alphago_jax.config import ConfigError
-    from alphago_jax.train import load_run
-
-    try:
-        trainer, carry, step = load_run(run_dir, step)
-    except (ConfigError, CheckpointError) as e:
-        raise PlayerSpecError(f"cannot load {run_dir}: {e}") from None
-    return trainer, carry.train.params, step
+        return self.move(rules, states, key)[0]
 
 
 def checkpoint_steps(run_dir: str | Path) -> list[int]:
-    """Steps with a complete checkpoint in a run directory, ascending."""
-    from alphago_jax.checkpoint import Checkpointer
+    """Steps with a complete checkpoint in a run directory, ascending (`runs.checkpoint_steps`).
 
-    path = Path(run_dir) / "checkpoints"
-    if not path.is_dir():
-        raise PlayerSpecError(f"{run_dir} has no checkpoints directory")
-    with Checkpointer(path, async_save=False, writer=False) as ck:
-        return ck.all_steps()
+    Raises:
+      PlayerSpecError: no checkpoints directory.
+    """
+    from alphago_jax import runs
+    from alphago_jax.checkpoint import CheckpointError
+
+    try:
+        return runs.checkpoint_steps(run_dir)
+    except CheckpointError as e:
+        raise PlayerSpecError(str(e)) from None
 
 
 # ------------------------------------------------------------------------------ host players
@@ -451,6 +482,19 @@ def _colour(colour: int) -> str:
 
 # ------------------------------------------------------------------------------ specs
 
+
+def _load(run_dir: str, step: int | None):
+    """`runs.load_params` with its errors as PlayerSpecError."""
+    from alphago_jax import runs
+    from alphago_jax.checkpoint import CheckpointError
+    from alphago_jax.config import ConfigError
+
+    try:
+        return runs.load_params(run_dir, step)
+    except (ConfigError, CheckpointError) as e:
+        raise PlayerSpecError(f"cannot load {run_dir}: {e}") from None
+
+
 _CKPT = re.compile(r"^ckpt:(?P<dir>.+?)(?:@(?P<step>\d+))?(?::(?P<sims>\d+))?$")
 
 
@@ -485,8 +529,7 @@ def parse_player(spec: str, gtp_timeout: float = DEFAULT_GTP_TIMEOUT):
         if sims is not None and sims < 1:
             raise PlayerSpecError(f"{spec!r}: simulations must be >= 1")
         step = int(m["step"]) if m["step"] else None
-        trainer, params, step = load_checkpoint(m["dir"], step)
-        return CheckpointPlayer(spec, trainer, params, step, sims, m["dir"])
+        return SearchPlayer.from_run(_load(m["dir"], step), sims, name=spec)
     raise PlayerSpecError(
         f"unknown player {spec!r}: expected 'random', 'ckpt:DIR[@STEP][:SIMS]' or 'gtp:COMMAND'"
     )

@@ -38,18 +38,10 @@ import mctx
 from flax import nnx
 
 from alphago_jax.config import TrainConfig, make_config
-from alphago_jax.nets import (
-    NetOutput,
-    describe,
-    flops_per_eval,
-    make_apply,
-    make_network,
-    scalar_value,
-    split,
-)
+from alphago_jax.nets import NetOutput, Network, scalar_value
 from alphago_jax.search.mcts import SearchSettings
 from alphago_jax.selfplay import selfplay
-from alphago_jax.train import Trainer, net_config
+from alphago_jax.trainer import Trainer
 
 HISTORY = 8  # pgx's Go observation stacks 8 positions per player
 _NEG = -1e9  # prior logit of illegal moves (finite: mctx subtracts logits)
@@ -97,7 +89,7 @@ def ours(cfg: TrainConfig, steps: int, key) -> tuple[Trainer, RunFn, Any, Any]:
     def run(params, carry, key):
         sp, buf = carry
         sp, buf, stats = selfplay.run(
-            trainer.rules, trainer.apply, trainer.settings, params, sp, buf, key, steps
+            trainer.rules, trainer.network, trainer.settings, params, sp, buf, key, steps
         )
         return (sp, buf), stats["games"]
 
@@ -172,18 +164,15 @@ def aznet_eval(cfg: TrainConfig, planes: int, key) -> tuple[str, EvalFn, Any]:
 
 def ours_eval(cfg: TrainConfig, planes: int, key) -> tuple[str, EvalFn, Any]:
     """Our network on pgx's observation (+ the on-board mask plane it needs)."""
-    model = make_network(net_config(cfg), planes + 1, nnx.Rngs(key))
-    graphdef, params = split(model)
-    apply = make_apply(graphdef)
+    network = Network(cfg.net_config(), planes + 1)
+    params = network.init(key)
 
     def eval_fn(params, obs):
         x = obs.astype(jnp.float32)
-        out = apply(params, jnp.concatenate([x, jnp.ones(x.shape[:-1] + (1,))], axis=-1))
+        out = network(params, jnp.concatenate([x, jnp.ones(x.shape[:-1] + (1,))], axis=-1))
         return out.policy_logits, scalar_value(out.value_logits)
 
-    flops = flops_per_eval(apply, params, (cfg.size, cfg.size, planes + 1))
-    text = f"ours on pgx: {describe(net_config(cfg), params, flops)}"
-    return text, eval_fn, params
+    return f"ours on pgx: {network.describe(params, cfg.size)}", eval_fn, params
 
 
 def null_eval(cfg: TrainConfig, planes: int, key) -> tuple[str, EvalFn, Any]:
@@ -317,7 +306,7 @@ def breakdown(args, cfg: TrainConfig, env, trainer: Trainer, params, key, print_
     _, run, p, state = pgx_loop(env, cfg, trainer.settings.full, steps, key, null_eval)
     out["pgx_null_moves_per_s"], _ = time_loop(run, p, state, b, steps, args.repeats)
     x = jnp.ones((b, cfg.size, cfg.size, 2 * HISTORY + 3), jnp.float32)
-    out["ours_net_ms"] = ms_per_eval(trainer.apply, params, x)
+    out["ours_net_ms"] = ms_per_eval(trainer.network, params, x)
     _, eval_fn, p = aznet_eval(cfg, 17, key)
     obs = jnp.ones((b, cfg.size, cfg.size, 17), jnp.bool_)
     out["aznet_ms"] = ms_per_eval(eval_fn, p, obs)

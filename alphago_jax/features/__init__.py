@@ -1,17 +1,6 @@
 """Network input features and board-size padding."""
 
-from alphago_jax.features.planes import (
-    NEG_LOGIT,
-    features,
-    num_planes,
-    pad_board,
-    pad_policy,
-    planes_from,
-    unpad_board,
-    unpad_policy,
-)
+from alphago_jax.features import planes
+from alphago_jax.features.planes import *  # noqa: F403
 
-__all__ = [
-    "NEG_LOGIT", "features", "num_planes", "pad_board", "pad_policy",
-    "planes_from", "unpad_board", "unpad_policy",
-]
+__all__ = [*planes.__all__]

@@ -20,6 +20,11 @@ import jax.numpy as jnp
 
 from alphago_jax.rules.go import BLACK, GoState, Rules
 
+__all__ = [
+    "NEG_LOGIT", "features", "num_planes", "pad_board", "pad_policy", "planes_from",
+    "unpad_board", "unpad_policy",
+]
+
 NEG_LOGIT = -1e9  # logit given to padded (off-board) points: never chosen, exp() underflows to 0
 
 

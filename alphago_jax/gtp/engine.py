@@ -34,16 +34,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from alphago_jax.arena.players import SearchPlayer
 from alphago_jax.rules.coords import GTP_COLUMNS, action_to_gtp, gtp_to_action
 from alphago_jax.rules.go import BLACK, WHITE, GoState, IllegalMoveError, Rules
-from alphago_jax.search.mcts import SearchSettings, search
 from alphago_jax.sgf import GameRecord, SGFError, read_sgf, result_string, save_sgf, write_sgf
 from alphago_jax.sgf.sgf import setup_actions
 
 PROTOCOL_VERSION = "2"
 _MAX_MOVES = 30000  # the rules engine's largest move cap
 
-# A player maps (rules, state, key) to (action, searched value for the side to move).
+# A player maps (rules, state, key) to (action, searched value for the side to move); an
+# `arena.SearchPlayer` is turned into one by `search_move`.
 Player = Callable[[Rules, GoState, jax.Array], tuple[int, float]]
 
 
@@ -67,28 +68,12 @@ def _score(rules: Rules, state: GoState) -> float:
     return float(_area(_komi_free(rules), state)) - rules.komi
 
 
-class NetworkPlayer:
-    """Batch-1 search with a network: Gumbel's own choice, or PUCT's most visited move."""
-
-    def __init__(self, apply, params, history: int, settings: SearchSettings):
-        self.apply = apply
-        self.params = params
-        self.history = history
-        self.settings = settings
-
-    def __call__(self, rules: Rules, state: GoState, key: jax.Array) -> tuple[int, float]:
-        settings = self.settings
-        if settings.algorithm == "gumbel":
-            # Sequential halving cannot consider more actions than the board has.
-            k = min(settings.max_num_considered_actions, rules.num_actions)
-            settings = settings._replace(max_num_considered_actions=k)
-        states = jax.tree.map(lambda x: x[None], state)
-        out = search(rules, self.apply, self.history, settings, self.params, states, key)
-        if settings.algorithm == "gumbel":
-            action = out.action[0]
-        else:
-            action = jnp.argmax(out.policy[0])
-        return int(action), float(out.value[0])
+def search_move(player: SearchPlayer, rules: Rules, state: GoState, key: jax.Array
+                ) -> tuple[int, float]:
+    """The player's move in one position and the searched value for the side to move (a
+    batch of one through the arena player's compiled search and action selection)."""
+    actions, result = player.move(rules, jax.tree.map(lambda x: x[None], state), key)
+    return int(actions[0]), float(result.value[0])
 
 
 def _colour(text: str) -> int:
@@ -121,7 +106,7 @@ class GTPEngine:
     """GTP version 2 engine.
 
     Args:
-      player: chooses moves (see `NetworkPlayer`).
+      player: chooses moves: an `arena.SearchPlayer`, or any `Player` callable.
       rules: the starting rules (size, komi, ko and suicide rules, history).
       name, version: answers of ``name`` and ``version``.
       resign_threshold: ``genmove`` answers "resign" when the searched value for the side to
@@ -133,7 +118,7 @@ class GTPEngine:
 
     def __init__(
         self,
-        player: Player,
+        player: SearchPlayer | Player,
         rules: Rules,
         *,
         name: str = "alphago-jax",
@@ -178,6 +163,12 @@ class GTPEngine:
         }
 
     # ------------------------------------------------------------------ protocol
+    def _choose(self, rules: Rules, state: GoState, key: jax.Array) -> tuple[int, float]:
+        """The player's (action, searched value for the side to move) in `state`."""
+        if isinstance(self.player, SearchPlayer):
+            return search_move(self.player, rules, state, key)
+        return self.player(rules, state, key)
+
     def log(self, message: str) -> None:
         print(message, file=self.log_stream or sys.stderr, flush=True)
 
@@ -355,7 +346,7 @@ class GTPEngine:
             state = state.replace(passes=jnp.zeros_like(state.passes))
         key = jax.random.fold_in(self.key, self.genmoves)
         self.genmoves += 1
-        action, value = self.player(g.rules, state, key)
+        action, value = self._choose(g.rules, state, key)
         self.log(f"genmove {_colour_name(colour)}: {action_to_gtp(action, g.rules.size)} "
                  f"value {value:+.3f} (move {len(g.moves) + len(pre) + 1})")
         if self.resign_threshold > -1 and value < self.resign_threshold:
@@ -468,26 +459,26 @@ def from_checkpoint(
     """An engine playing a run's latest checkpoint with its evaluation search settings.
 
     Args:
-      run_dir: a training run directory (see `alphago_jax.train.load_run`).
+      run_dir: a training run directory (see `alphago_jax.runs.load_params`).
       sims: simulations per move (default: the run's `eval_simulations`).
       superko, suicide, komi: rule overrides (default: the run's config).
       resign_threshold: see `GTPEngine`.
       seed: seed of the search's random choices.
-    """
-    from alphago_jax.train import load_run
 
-    trainer, carry, step = load_run(run_dir)
-    settings = trainer.eval_settings
-    if sims is not None:
-        settings = settings._replace(num_simulations=sims)
-    rules = trainer.rules
+    Raises:
+      ConfigError, CheckpointError: not a loadable run directory.
+    """
+    from alphago_jax.runs import load_params
+
+    run = load_params(run_dir)
+    player = SearchPlayer.from_run(run, sims)
     changes = {k: v for k, v in (("superko", superko), ("suicide", suicide), ("komi", komi))
                if v is not None}
-    rules = dataclasses.replace(rules, **changes)
-    player = NetworkPlayer(trainer.apply, carry.train.params, trainer.cfg.history, settings)
+    rules = dataclasses.replace(run.cfg.rules(), **changes)
     engine = GTPEngine(player, rules, resign_threshold=resign_threshold,
-                       max_board_size=supported_max_size(trainer.net), seed=seed)
-    engine.log(f"alphago-jax gtp: {run_dir} step {step}, {rules.size}x{rules.size} komi "
+                       max_board_size=supported_max_size(run.network.config), seed=seed)
+    settings = player.settings
+    engine.log(f"alphago-jax gtp: {run_dir} step {run.step}, {rules.size}x{rules.size} komi "
                f"{rules.komi:g}, superko {rules.superko}, suicide {rules.suicide}, "
                f"{settings.algorithm} {settings.num_simulations} sims")
     return engine

@@ -1,15 +1,19 @@
-"""Functional API: build a network, split it into (graphdef, params), apply it as a pure function.
+"""Functional API: a network as a hashable value, applied as a pure function of its parameters.
 
 ```python
-model = make_network(cfg, num_planes, nnx.Rngs(0))
-graphdef, params = split(model)
-apply = make_apply(graphdef)
-out = jax.jit(apply)(params, x)          # NetOutput; params is an ordinary pytree
+network = Network(net_config, num_planes)     # frozen, hashable: a jit static argument
+params = network.init(key)                    # an ordinary pytree of float32 arrays
+out = jax.jit(network)(params, x)             # NetOutput; `network(params, x)` is pure
 ```
+
+Two `Network`s with equal architecture and input planes are equal, so a compiled function that
+takes one as a static argument compiles once per architecture and shape, whoever built it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -23,12 +27,17 @@ from alphago_jax.nets.heads import NetOutput
 from alphago_jax.nets.resnet import ResNet
 from alphago_jax.nets.transformer import Transformer
 
+__all__ = [
+    "Network", "count_params", "describe", "flops_per_eval", "make_network",
+    "policy_head_mask", "split",
+]
+
 Params = Any  # nnx.State pytree of float32 arrays
 ApplyFn = Callable[[Params, jax.Array], NetOutput]
 
 
 def make_network(config: NetConfig, num_planes: int, rngs: nnx.Rngs) -> nnx.Module:
-    """Builds the network described by ``config``.
+    """Builds the network module described by ``config``.
 
     Args:
       config: architecture.
@@ -44,29 +53,63 @@ def make_network(config: NetConfig, num_planes: int, rngs: nnx.Rngs) -> nnx.Modu
 
 
 def split(model: nnx.Module) -> tuple[nnx.GraphDef, Params]:
-    """Splits a network into its static graphdef and its parameter pytree."""
+    """Splits a network module into its static graphdef and its parameter pytree."""
     graphdef, params, *rest = nnx.split(model, nnx.Param, ...)
     # The nets hold only parameters (no running stats, no rng state); anything else would be
-    # silently dropped by `make_apply`, so refuse it.
+    # silently dropped by `Network.__call__`, so refuse it.
     if any(jax.tree.leaves(r) for r in rest):
         raise ValueError("network holds non-parameter state; it cannot be applied functionally")
     return graphdef, params
 
 
-def make_apply(graphdef: nnx.GraphDef) -> ApplyFn:
-    """Returns ``apply(params, x) -> NetOutput``, pure and usable in jit / scan / vmap.
+@functools.cache
+def _graphdef(config: NetConfig, num_planes: int) -> nnx.GraphDef:
+    # Shapes only: building the module eagerly would compile one small XLA call per initialiser.
+    model = nnx.eval_shape(lambda: make_network(config, num_planes, nnx.Rngs(0)))
+    return split(model)[0]
 
-    Args:
-      graphdef: from `split`.
 
-    Returns:
-      A function of params (the pytree from `split`) and features [B, S, S, C].
+@dataclasses.dataclass(frozen=True)
+class Network:
+    """A policy/value network as a value: architecture plus input planes.
+
+    Attributes:
+      config: the architecture.
+      num_planes: input feature channels C (the trailing on-board mask included).
     """
 
-    def apply(params: Params, x: jax.Array) -> NetOutput:
-        return nnx.merge(graphdef, params)(x)
+    config: NetConfig
+    num_planes: int
 
-    return apply
+    @property
+    def graphdef(self) -> nnx.GraphDef:
+        """The module's static structure (built once per architecture)."""
+        return _graphdef(self.config, self.num_planes)
+
+    def init(self, key: jax.Array) -> Params:
+        """Fresh parameters from `key` (pure; jit it to initialise in one compiled call)."""
+        return split(make_network(self.config, self.num_planes, nnx.Rngs(key)))[1]
+
+    def abstract_params(self) -> Params:
+        """The parameter pytree's shapes and dtypes (`jax.ShapeDtypeStruct` leaves)."""
+        return jax.eval_shape(self.init, jax.random.key(0))
+
+    def __call__(self, params: Params, x: jax.Array) -> NetOutput:
+        """Evaluates features ``x: [B, S, S, C]``; pure, usable in jit / scan / vmap."""
+        return nnx.merge(self.graphdef, params)(x)
+
+    def flops(self, size: int) -> float:
+        """FLOPs of one evaluation on a `size` x `size` board (see `flops_per_eval`)."""
+        return _flops(self, size)
+
+    def describe(self, params: Params, size: int) -> str:
+        """One-line summary with parameter count and FLOPs per evaluation on `size`."""
+        return describe(self.config, params, self.flops(size))
+
+
+@functools.cache
+def _flops(network: Network, size: int) -> float:
+    return flops_per_eval(network, network.abstract_params(), (size, size, network.num_planes))
 
 
 def count_params(params: Params) -> int:
@@ -87,8 +130,8 @@ def flops_per_eval(apply: ApplyFn, params: Params, input_shape: Sequence[int]) -
     """FLOPs of one position's evaluation, from XLA's cost analysis of the compiled function.
 
     Args:
-      apply: from `make_apply`.
-      params: parameter pytree.
+      apply: a network (`Network`) or any ``apply(params, x) -> NetOutput``.
+      params: parameter pytree (arrays or ShapeDtypeStructs).
       input_shape: [S, S, C] or [1, S, S, C] (a batch of one is evaluated).
 
     Returns:
@@ -121,3 +164,14 @@ def describe(config: NetConfig, params: Params, flops: float) -> str:
             "bf16" if config.dtype == "bfloat16" else "f32"]
     return (f"{arch} {' '.join(tags)} | {count_params(params) / 1e6:.3f}M params | "
             f"{flops / 1e9:.4f} GFLOP/eval")
+
+
+def policy_head_mask(params: Params) -> Params:
+    """A pytree like `params` of Python bools: True on the policy head's parameters (the heads'
+    `policy_*` and `pass_*` layers), False on the trunk and the value/ownership heads."""
+
+    def is_policy(path, _):
+        keys = [str(getattr(k, "key", getattr(k, "name", k))) for k in path]
+        return len(keys) > 1 and keys[0] == "heads" and keys[1].startswith(("policy_", "pass_"))
+
+    return jax.tree_util.tree_map_with_path(is_policy, params)

@@ -2,11 +2,18 @@
 
 `NetConfig` is a frozen (hashable) dataclass rather than a pytree: it only ever describes the
 static structure of a network, so it can sit inside a graphdef or be a static jit argument.
+It has no defaults of its own: `alphago_jax.config.TrainConfig` holds every network knob with its
+default and documentation (`TrainConfig.net_config()` builds one), so the two cannot drift.
+The allowed choices of each knob live here, next to the code that implements them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+
+__all__ = [
+    "ACTIVATION_NAMES", "BLOCK_TYPES", "DTYPES", "KINDS", "POS_EMBEDDINGS", "NetConfig",
+]
 
 KINDS = ("resnet", "transformer")
 BLOCK_TYPES = ("preact", "mlp_ln")
@@ -20,70 +27,27 @@ class NetConfig:
     """Architecture of a policy/value(/ownership) network.
 
     Inputs are always channel-last features ``[B, S, S, C]`` whose last channel is the on-board
-    mask, so one network handles every board size up to the padded size ``S``.
+    mask, so one network handles every board size up to the padded size ``S``. Every field is
+    documented on the `TrainConfig` field of the same name (`kind` is `TrainConfig.net`).
     """
 
-    kind: str = "resnet"
-    """Trunk family: 'resnet' (convolutional) or 'transformer' (one token per point + pass)."""
-
-    blocks: int = 6
-    """Number of residual blocks (resnet) or transformer layers."""
-
-    channels: int = 64
-    """Trunk width: conv channels for the resnet, token width for the transformer."""
-
-    global_pool: bool = True
-    """Give some resnet blocks a KataGo-style global pooling branch (masked channel mean, mean
-    scaled by (sqrt(area) - 14) / 10, and max, all over the true board area) that adds a
-    per-channel bias. The heads always pool, since they must not depend on the padded size."""
-
-    gpool_every: int = 3
-    """With `global_pool`, block ``i`` pools iff ``i % gpool_every == min(gpool_every // 2,
-    blocks - 1)``: blocks 1, 4, 7, ... for the default, and always at least one block."""
-
-    block_type: str = "preact"
-    """Resnet block: 'preact' (norm -> act -> 3x3 conv, twice, + identity) or 'mlp_ln' (a
-    per-point (Dense -> LayerNorm -> Swish) x 4 + identity stack, i.e. 1x1 convs, for depth
-    studies; only the 3x3 stem and the pooling mix information across points)."""
-
-    activation: str = "relu"
-    """Trunk and head activation: 'relu', 'swish', 'gelu' or 'mish' (mlp_ln blocks use swish)."""
-
-    norm_groups: int = 8
-    """Groups of the masked group norm; the used count is gcd(groups, channels) so any width
-    works. 1 gives a masked layer norm over the whole board."""
-
-    policy_channels: int = 32
-    """Width of the policy head's 1x1 convs."""
-
-    value_channels: int = 32
-    """Width of the value (and ownership) head's 1x1 conv."""
-
-    value_hidden: int = 128
-    """Hidden units of the value head's MLP on the pooled features."""
-
-    ownership: bool = True
-    """Add the ownership head: tanh in [-1, 1] per point, from the side to move's view."""
-
-    value_classes: int = 3
-    """Value head classes (win, draw, loss from the side to move's view); fixed at 3."""
-
-    dtype: str = "float32"
-    """Compute dtype: 'float32' or 'bfloat16'. Parameters and normalisation statistics stay
-    float32, and all outputs are float32."""
-
-    num_heads: int = 4
-    """Transformer attention heads; must divide `channels`."""
-
-    mlp_ratio: int = 4
-    """Transformer MLP hidden width as a multiple of `channels`."""
-
-    pos_embedding: str = "learned"
-    """Transformer positional embedding: 'learned' (a [max_board_size, max_board_size, D]
-    table sliced to the input size) or '2d' (fixed sinusoidal, half the width per axis)."""
-
-    max_board_size: int = 19
-    """Largest padded input size S the learned positional table supports."""
+    kind: str
+    blocks: int
+    channels: int
+    global_pool: bool
+    gpool_every: int
+    block_type: str
+    activation: str
+    norm_groups: int
+    policy_channels: int
+    value_channels: int
+    value_hidden: int
+    ownership: bool
+    dtype: str
+    num_heads: int
+    mlp_ratio: int
+    pos_embedding: str
+    max_board_size: int
 
     def __post_init__(self):
         _check_choice("kind", self.kind, KINDS)
@@ -91,8 +55,6 @@ class NetConfig:
         _check_choice("dtype", self.dtype, DTYPES)
         _check_choice("pos_embedding", self.pos_embedding, POS_EMBEDDINGS)
         _check_choice("activation", self.activation, ACTIVATION_NAMES)
-        if self.value_classes != 3:
-            raise ValueError(f"value_classes must be 3 (win/draw/loss), got {self.value_classes}")
         for name in ("blocks", "channels", "gpool_every", "norm_groups", "policy_channels",
                      "value_channels", "value_hidden", "num_heads", "mlp_ratio",
                      "max_board_size"):

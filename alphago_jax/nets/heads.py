@@ -22,7 +22,12 @@ from alphago_jax.nets.layers import (
     masked_global_pool,
 )
 
+__all__ = [
+    "NetOutput", "scalar_value", "value_target_classes",
+]
+
 WIN, DRAW, LOSS = 0, 1, 2  # value classes, from the side to move's perspective
+VALUE_CLASSES = 3
 
 
 class NetOutput(NamedTuple):
@@ -88,7 +93,7 @@ class Heads(nnx.Module):
         self.value_conv = nnx.Linear(in_channels, cv, use_bias=False, dtype=dtype, rngs=rngs)
         self.value_norm = MaskedGroupNorm(cv, g, dtype=dtype)
         self.value_hidden = nnx.Linear(3 * cv, cfg.value_hidden, dtype=dtype, rngs=rngs)
-        self.value_out = nnx.Linear(cfg.value_hidden, cfg.value_classes, dtype=dtype, rngs=rngs)
+        self.value_out = nnx.Linear(cfg.value_hidden, VALUE_CLASSES, dtype=dtype, rngs=rngs)
         self.ownership_out = (nnx.Linear(cv, 1, dtype=dtype, rngs=rngs)
                               if cfg.ownership else None)
 

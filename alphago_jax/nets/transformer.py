@@ -83,13 +83,7 @@ class Transformer(nnx.Module):
     """Per-point embedding + positions, pass token, pre-LN blocks, final LN, shared heads."""
 
     def __init__(self, cfg: NetConfig, num_planes: int, *, rngs: nnx.Rngs):
-        """Creates the network.
-
-        Args:
-          cfg: config with ``kind == 'transformer'``.
-          num_planes: input channels C, the on-board mask (last) included.
-          rngs: parameter rngs.
-        """
+        """Creates the network from a ``kind == 'transformer'`` config (arguments as `ResNet`)."""
         d, dtype = cfg.channels, jnp.dtype(cfg.dtype)
         self.dtype = dtype
         self.pos_kind = cfg.pos_embedding

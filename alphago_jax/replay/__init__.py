@@ -1,22 +1,6 @@
 """On-device replay buffer of self-play positions."""
 
-from alphago_jax.replay.buffer import (
-    ReplayBuffer,
-    Sample,
-    add_positions,
-    add_results,
-    gather,
-    grid_side,
-    init,
-    num_ready,
-    on_board,
-    padded_symmetry_gather,
-    ready,
-    sample,
-    transform_padded,
-)
+from alphago_jax.replay import buffer
+from alphago_jax.replay.buffer import *  # noqa: F403
 
-__all__ = [
-    "ReplayBuffer", "Sample", "add_positions", "add_results", "gather", "grid_side", "init",
-    "num_ready", "on_board", "padded_symmetry_gather", "ready", "sample", "transform_padded",
-]
+__all__ = [*buffer.__all__]

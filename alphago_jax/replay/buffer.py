@@ -25,6 +25,11 @@ from alphago_jax.features.planes import pad_board, planes_from
 from alphago_jax.rules import symmetry
 from alphago_jax.rules.go import Rules
 
+__all__ = [
+    "ReplayBuffer", "Sample", "add_positions", "add_results", "gather", "grid_side", "init",
+    "num_ready", "on_board", "padded_symmetry_gather", "ready", "sample", "transform_padded",
+]
+
 
 @chex.dataclass(frozen=True)
 class ReplayBuffer:
@@ -35,6 +40,8 @@ class ReplayBuffer:
       to_play: int8[C] side to move (+1 black).
       legal: bool[C, P] legal points.
       policy: float32[C, P + 1] policy target.
+      search_value: float32[C] the search's value of the position for the side to move (0 where
+        nothing searched it: random play, game records), for value targets other than the result.
       game_id: int32[C] the position's game (-1: empty slot).
       ptr: int32[] next slot to write.
       result: int8[G] game result from Black's view (+1, 0, -1), row = game_id % G.
@@ -50,6 +57,7 @@ class ReplayBuffer:
     to_play: chex.Array
     legal: chex.Array
     policy: chex.Array
+    search_value: chex.Array
     game_id: chex.Array
     ptr: chex.Array
     result: chex.Array
@@ -78,6 +86,7 @@ def init(
         to_play=jnp.zeros((capacity,), jnp.int8),
         legal=jnp.zeros((capacity, p), bool),
         policy=jnp.zeros((capacity, p + 1), jnp.float32),
+        search_value=jnp.zeros((capacity,), jnp.float32),
         game_id=jnp.full((capacity,), -1, jnp.int32),
         ptr=jnp.int32(0),
         result=jnp.zeros((g,), jnp.int8),
@@ -119,7 +128,8 @@ def _fit(buf: ReplayBuffer, points: int, what: str) -> int:
     return n
 
 
-def add_positions(buf: ReplayBuffer, boards, to_play, legal, policy, game_id) -> ReplayBuffer:
+def add_positions(buf: ReplayBuffer, boards, to_play, legal, policy, game_id,
+                  search_value=None) -> ReplayBuffer:
     """Writes a batch of B positions at the ring pointer (B <= capacity).
 
     Args:
@@ -129,7 +139,10 @@ def add_positions(buf: ReplayBuffer, boards, to_play, legal, policy, game_id) ->
       legal: bool[B, n*n] legal points.
       policy: float[B, n*n + 1] policy target, pass last.
       game_id: int32[B] the positions' games.
+      search_value: float[B] the search's value for the side to move (None: zeros).
     """
+    if search_value is None:
+        search_value = jnp.zeros(game_id.shape, jnp.float32)
     n, s = _fit(buf, legal.shape[-1], "legal"), grid_side(buf)
     if n != s:
         boards, legal = _pad_points(boards, n, s), _pad_points(legal, n, s)
@@ -143,6 +156,7 @@ def add_positions(buf: ReplayBuffer, boards, to_play, legal, policy, game_id) ->
         to_play=buf.to_play.at[idx].set(to_play.astype(jnp.int8)),
         legal=buf.legal.at[idx].set(legal),
         policy=buf.policy.at[idx].set(policy.astype(buf.policy.dtype)),
+        search_value=buf.search_value.at[idx].set(search_value.astype(jnp.float32)),
         game_id=buf.game_id.at[idx].set(game_id),
         ptr=(buf.ptr + game_id.shape[0]) % cap,
     )
@@ -188,6 +202,7 @@ class Sample:
       x: float32[N, S, S, C] network input.
       policy: float32[N, A] policy target.
       value: float32[N] outcome for the side to move (+1, 0, -1).
+      search_value: float32[N] the search's value when the position was played (0: none).
       ownership: float32[N, S, S] area map from the side to move's view (zeros when off).
       own_weight: float32[N] 1 where the ownership target is real.
     """
@@ -195,6 +210,7 @@ class Sample:
     x: chex.Array
     policy: chex.Array
     value: chex.Array
+    search_value: chex.Array
     ownership: chex.Array
     own_weight: chex.Array
 
@@ -277,7 +293,8 @@ def gather(buf: ReplayBuffer, idx: chex.Array, size: int) -> Sample:
         own_weight = jnp.zeros((n,), jnp.float32)
     return Sample(
         x=x, policy=buf.policy[idx], value=(buf.result[row] * to_play).astype(jnp.float32),
-        ownership=own.astype(jnp.float32), own_weight=own_weight,
+        search_value=buf.search_value[idx], ownership=own.astype(jnp.float32),
+        own_weight=own_weight,
     )
 
 

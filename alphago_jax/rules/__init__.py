@@ -1,22 +1,6 @@
 """Go rules: the Tromp-Taylor engine, coordinates and board symmetries."""
 
-from alphago_jax.rules.go import (
-    BLACK,
-    EMPTY,
-    GAME_OVER,
-    LEGAL,
-    OCCUPIED,
-    OUT_OF_RANGE,
-    REASONS,
-    REPEAT,
-    SUICIDE,
-    WHITE,
-    GoState,
-    IllegalMoveError,
-    Rules,
-)
+from alphago_jax.rules import go
+from alphago_jax.rules.go import *  # noqa: F403
 
-__all__ = [
-    "BLACK", "EMPTY", "GAME_OVER", "LEGAL", "OCCUPIED", "OUT_OF_RANGE", "REASONS", "REPEAT",
-    "SUICIDE", "WHITE", "GoState", "IllegalMoveError", "Rules",
-]
+__all__ = [*go.__all__]

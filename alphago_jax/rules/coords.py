@@ -12,6 +12,8 @@ from __future__ import annotations
 
 GTP_COLUMNS = "ABCDEFGHJKLMNOPQRST"  # 'I' is skipped so it cannot be confused with 'J' or '1'
 _SGF_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+__all__ = ["GTP_COLUMNS", "action_to_gtp", "action_to_sgf", "gtp_to_action", "sgf_to_action"]
 _MAX_SIZE = len(GTP_COLUMNS)
 
 
@@ -29,18 +31,21 @@ def _check_action(action: int, size: int) -> None:
         )
 
 
+def _row_col(action: int, size: int) -> tuple[int, int] | None:
+    """(row, col) of a checked action, None for pass."""
+    action = int(action)
+    _check_action(action, size)
+    return None if action == size * size else divmod(action, size)
+
+
 def action_to_gtp(action: int, size: int) -> str:
     """GTP vertex of `action`, e.g. ``"D4"``, or ``"pass"``.
 
     Raises:
       ValueError: the action is outside ``0..size*size``.
     """
-    action = int(action)
-    _check_action(action, size)
-    if action == size * size:
-        return "pass"
-    row, col = divmod(action, size)
-    return f"{GTP_COLUMNS[col]}{size - row}"
+    point = _row_col(action, size)
+    return "pass" if point is None else f"{GTP_COLUMNS[point[1]]}{size - point[0]}"
 
 
 def gtp_to_action(vertex: str, size: int) -> int:
@@ -75,12 +80,8 @@ def action_to_sgf(action: int, size: int) -> str:
     Raises:
       ValueError: the action is outside ``0..size*size``.
     """
-    action = int(action)
-    _check_action(action, size)
-    if action == size * size:
-        return ""
-    row, col = divmod(action, size)
-    return _SGF_LETTERS[col] + _SGF_LETTERS[row]
+    point = _row_col(action, size)
+    return "" if point is None else _SGF_LETTERS[point[1]] + _SGF_LETTERS[point[0]]
 
 
 def sgf_to_action(point: str, size: int) -> int:

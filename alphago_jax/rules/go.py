@@ -24,6 +24,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+__all__ = [
+    "BLACK", "EMPTY", "GAME_OVER", "LEGAL", "OCCUPIED", "OUT_OF_RANGE", "REASONS", "REPEAT",
+    "SUICIDE", "WHITE", "GoState", "IllegalMoveError", "Rules",
+]
+
 BLACK = 1
 WHITE = -1
 EMPTY = 0
@@ -210,6 +215,17 @@ class Rules:
         info = self._move_info(state)
         points = info.legal & ~self.is_over(state)
         return jnp.concatenate([points, jnp.ones((1,), bool)])
+
+    def random_action(self, state: GoState, key: chex.PRNGKey) -> chex.Array:
+        """A uniformly random legal point; pass only when no point is legal.
+
+        The one random player of the package (arena, self-play's value bootstrap, scaling
+        references): never passing by choice, its games end by filling the board rather than
+        by an early pass. Returns an int32 action.
+        """
+        legal = self.legal_mask(state)
+        points = legal.at[-1].set(~jnp.any(legal[:-1]))
+        return jax.random.categorical(key, jnp.where(points, 0.0, -jnp.inf)).astype(jnp.int32)
 
     def step(self, state: GoState, action: chex.Array) -> GoState:
         """Plays `action` (int32 in [0, size*size]) for the side to move.

@@ -21,6 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 
 NUM_SYMMETRIES = 8
+
+__all__ = ["NUM_SYMMETRIES", "inverse", "transform_action", "transform_board", "transform_planes",
+           "transform_policy"]
 # Rotations by k quarter turns invert to 4 - k; the four reflections are their own inverses.
 _INVERSE = np.array([0, 3, 2, 1, 4, 5, 6, 7], dtype=np.int32)
 

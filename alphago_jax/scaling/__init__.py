@@ -4,7 +4,6 @@ and the incline-plateau compute frontier with its train/test compute trade-off."
 from alphago_jax.scaling.compute import (
     LEARNER_FORWARD_EQUIVALENTS,
     IterationFlops,
-    board_sizes,
     checkpoint_flops,
     evals_per_move,
     iteration_flops,
@@ -26,23 +25,21 @@ from alphago_jax.scaling.frontier import (
 )
 from alphago_jax.scaling.rating import (
     RANDOM,
-    Agent,
     AgentElo,
-    PairResult,
+    ReferenceNet,
     elo_vs_references,
     next_reference,
     play_pair,
     rate_references,
     reference_agent,
-    reference_apply,
 )
 
 __all__ = [
-    "LEARNER_FORWARD_EQUIVALENTS", "RANDOM", "Agent", "AgentElo", "FrontierFit",
-    "IterationFlops", "PairResult", "board_sizes", "PlateauTrend", "TradeOff", "checkpoint_flops",
+    "LEARNER_FORWARD_EQUIVALENTS", "RANDOM", "AgentElo", "FrontierFit",
+    "IterationFlops", "ReferenceNet", "PlateauTrend", "TradeOff", "checkpoint_flops",
     "compute_to_reach", "elo_vs_references", "evals_per_move", "fit_frontier",
     "frontier_points", "incline_plateau", "iso_elo_train_compute", "iteration_flops",
     "net_flops_per_eval", "next_reference", "play_pair", "plateau_trend",
-    "rate_references", "reference_agent", "reference_apply", "search_flops_per_move",
+    "rate_references", "reference_agent", "search_flops_per_move",
     "train_flops", "tradeoff",
 ]

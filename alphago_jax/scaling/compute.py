@@ -14,10 +14,10 @@ evaluation of one position on an n x n board, from `alphago_jax.nets.flops_per_e
 * **Learner**: `sgd_steps` steps of `train_batch` positions on the replay grid (`size`, the
   largest), each position one forward and one backward pass, counted as
   ``LEARNER_FORWARD_EQUIVALENTS = 3`` forward evaluations F(size) (the backward pass costs about
-  twice the forward; bootstrap iterations train the value head only but still backpropagate
-  through the trunk). `train.py` computes the SGD steps in every iteration and discards them
-  until the buffer holds `min_buffer` positions, so they are spent compute and counted in every
-  iteration (pass `trained_iterations` to count only the applied ones).
+  twice the forward; bootstrap iterations leave the policy head as it was but still
+  backpropagate through the whole network). The trainer computes the SGD steps in every
+  iteration and discards them until the buffer holds `min_buffer` positions, so they are spent
+  compute and counted in every iteration (pass `trained_iterations` to count only the applied ones).
 
 Left out: evaluation games during training (monitoring, not training), the rules engine and the
 tree bookkeeping (not network FLOPs; on an accelerator they are a small share), the optimizer
@@ -67,13 +67,6 @@ def evals_per_move(cfg: TrainConfig) -> float:
     return f * (cfg.num_simulations + 1) + (1.0 - f) * (cfg.fast_simulations + 1)
 
 
-def board_sizes(cfg: TrainConfig) -> tuple[int, ...]:
-    """Board sizes self-played each iteration: `sizes` parsed, else (size,)."""
-    text = str(getattr(cfg, "sizes", "") or "")
-    sizes = tuple(sorted(int(s) for s in text.split(",") if s.strip()))
-    return sizes or (cfg.size,)
-
-
 def _flops_at(flops_per_eval: FlopsPerEval, size: int, n: int) -> float:
     """F(n): from the mapping, or F(size) scaled by points."""
     if isinstance(flops_per_eval, Mapping):
@@ -103,7 +96,7 @@ def iteration_flops(cfg: TrainConfig, flops_per_eval: FlopsPerEval, bootstrap: b
     per_move = 0.0 if bootstrap else evals_per_move(cfg)
     moves = cfg.selfplay_batch * cfg.selfplay_steps
     selfplay = sum(moves * per_move * _flops_at(flops_per_eval, cfg.size, n)
-                   for n in board_sizes(cfg))
+                   for n in cfg.board_sizes)
     learner = (cfg.train_batch * cfg.sgd_steps * LEARNER_FORWARD_EQUIVALENTS
                * _flops_at(flops_per_eval, cfg.size, cfg.size))
     return IterationFlops(selfplay=selfplay, learner=learner, evals_per_move=per_move)
@@ -154,18 +147,6 @@ def search_flops_per_move(flops_per_eval: float, simulations: int) -> float:
 
 
 def net_flops_per_eval(cfg: TrainConfig, size: int | None = None) -> float:
-    """F for a run's network on a `size` board (default `cfg.size`), from XLA's cost analysis.
-
-    Only shapes are built (`train.abstract_trainer`), then one forward pass of a single
-    position is compiled and costed; nothing is trained.
-    """
-    import jax
-
-    from alphago_jax.features.planes import num_planes
-    from alphago_jax.nets import flops_per_eval
-    from alphago_jax.train import abstract_trainer
-
-    trainer = abstract_trainer(cfg.validate())
-    params = jax.eval_shape(trainer.init, jax.random.key(0)).train.params
-    n = cfg.size if size is None else size
-    return flops_per_eval(trainer.apply, params, (n, n, num_planes(cfg.history)))
+    """F for a run's network on a `size` board (default `cfg.size`), from XLA's cost analysis
+    of one forward pass of a single position (`nets.Network.flops`); nothing is trained."""
+    return cfg.validate().network().flops(cfg.size if size is None else size)

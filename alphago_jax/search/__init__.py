@@ -1,17 +1,6 @@
 """Batched MCTS (mctx Gumbel MuZero or PUCT) over the JAX rules."""
 
-from alphago_jax.search.mcts import (
-    SearchResult,
-    SearchSettings,
-    evaluate,
-    make_recurrent_fn,
-    node_bytes,
-    run_search,
-    search,
-    strip,
-)
+from alphago_jax.search import mcts
+from alphago_jax.search.mcts import *  # noqa: F403
 
-__all__ = [
-    "SearchResult", "SearchSettings", "evaluate", "make_recurrent_fn", "node_bytes",
-    "run_search", "search", "strip",
-]
+__all__ = [*mcts.__all__]

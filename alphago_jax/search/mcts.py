@@ -20,14 +20,30 @@ from alphago_jax.features.planes import planes_from
 from alphago_jax.nets.heads import scalar_value
 from alphago_jax.rules.go import GoState, Rules
 
+__all__ = [
+    "ACTION_SELECTIONS", "ALGORITHMS", "SearchResult", "SearchSettings", "evaluate",
+    "make_recurrent_fn", "node_bytes", "policy_value", "run_search", "search", "select_action",
+    "strip",
+]
+
 _NEG = -1e9  # prior logit of illegal moves (finite: mctx subtracts logits)
+
+
+ALGORITHMS = ("gumbel", "puct")
+"""Search algorithms: 'gumbel' (mctx.gumbel_muzero_policy) or 'puct' (mctx.muzero_policy)."""
+
+ACTION_SELECTIONS = ("search", "argmax")
+"""How a move is chosen from a finished search (`select_action`)."""
 
 
 class SearchSettings(NamedTuple):
     """Static search hyper-parameters (hashable; a jit static argument).
 
+    Built from a config with `TrainConfig.search_settings`, which documents each field under its
+    own name; nothing here has a default, so the config is the one source of them.
+
     Attributes:
-      algorithm: 'gumbel' or 'puct'.
+      algorithm: one of `ALGORITHMS`.
       num_simulations: simulations per search.
       max_num_considered_actions: Gumbel root actions for sequential halving.
       gumbel_scale: Gumbel noise scale (0 = deterministic).
@@ -35,16 +51,16 @@ class SearchSettings(NamedTuple):
       dirichlet_alpha, dirichlet_fraction, pb_c_init: PUCT root noise and exploration.
     """
 
-    algorithm: str = "gumbel"
-    num_simulations: int = 16
-    max_num_considered_actions: int = 16
-    gumbel_scale: float = 1.0
-    value_scale: float = 0.1
-    maxvisit_init: float = 50.0
-    rescale_values: bool = True
-    dirichlet_alpha: float = 0.3
-    dirichlet_fraction: float = 0.25
-    pb_c_init: float = 1.25
+    algorithm: str
+    num_simulations: int
+    max_num_considered_actions: int
+    gumbel_scale: float
+    value_scale: float
+    maxvisit_init: float
+    rescale_values: bool
+    dirichlet_alpha: float
+    dirichlet_fraction: float
+    pb_c_init: float
 
 
 class SearchResult(NamedTuple):
@@ -162,7 +178,7 @@ def run_search(
             pb_c_init=settings.pb_c_init,
         )
     else:
-        raise ValueError(f"unknown search algorithm {settings.algorithm!r}")
+        raise ValueError(f"unknown search algorithm {settings.algorithm!r}; one of {ALGORITHMS}")
     return SearchResult(
         action=out.action.astype(jnp.int32),
         policy=out.action_weights.astype(jnp.float32),
@@ -171,6 +187,30 @@ def run_search(
         legal=legal,
         visits=out.search_tree.children_visits[:, mctx.Tree.ROOT_INDEX].astype(jnp.int32),
     )
+
+
+def select_action(result: SearchResult, algorithm: str, selection: str) -> chex.Array:
+    """The move a player makes from a finished search: the one action-selection rule.
+
+    Args:
+      result: a batched `SearchResult`.
+      algorithm: the search algorithm that produced it (`SearchSettings.algorithm`).
+      selection: 'search' -- the search's own choice for Gumbel (sequential halving's winner,
+        whose Gumbel noise varies the games), the most visited move for PUCT (mctx samples
+        PUCT's action from the visit counts, which would be a random move in a match);
+        'argmax' -- the argmax of the improved policy (Gumbel) or of the visit counts (PUCT),
+        the same rule for both algorithms. Self-play after its temperature moves and every
+        match player go through here (`TrainConfig.selfplay_action`, `eval_action`).
+
+    Returns:
+      int32[B] actions.
+    """
+    greedy = jnp.argmax(result.policy, axis=-1).astype(jnp.int32)
+    if selection == "argmax":
+        return greedy
+    if selection != "search":
+        raise ValueError(f"action selection must be one of {ACTION_SELECTIONS}, got {selection!r}")
+    return result.action if algorithm == "gumbel" else greedy
 
 
 def policy_value(out: mctx.PolicyOutput) -> chex.Array:

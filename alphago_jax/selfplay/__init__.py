@@ -1,15 +1,6 @@
 """Lockstep batched self-play with search."""
 
-from alphago_jax.selfplay.selfplay import (
-    STAT_KEYS,
-    SelfPlaySettings,
-    SelfPlayState,
-    init,
-    make_step,
-    random_moves,
-    run,
-)
+from alphago_jax.selfplay import selfplay
+from alphago_jax.selfplay.selfplay import *  # noqa: F403
 
-__all__ = [
-    "STAT_KEYS", "SelfPlaySettings", "SelfPlayState", "init", "make_step", "random_moves", "run",
-]
+__all__ = [*selfplay.__all__]

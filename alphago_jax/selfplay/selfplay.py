@@ -19,30 +19,40 @@ import jax.numpy as jnp
 
 from alphago_jax.replay import buffer as replay
 from alphago_jax.rules.go import WHITE, GoState, Rules
-from alphago_jax.search.mcts import SearchResult, SearchSettings, run_search
+from alphago_jax.search.mcts import SearchResult, SearchSettings, run_search, select_action
+
+__all__ = [
+    "POLICY_TARGETS", "STAT_KEYS", "SelfPlaySettings", "SelfPlayState", "init", "make_step",
+    "random_moves", "run",
+]
+
+POLICY_TARGETS = ("soft", "hard")
+"""Policy targets: 'soft' (the search's improved policy) or 'hard' (one-hot of the move played)."""
 
 
 class SelfPlaySettings(NamedTuple):
-    """Static self-play settings (hashable).
+    """Static self-play settings (hashable), built by `TrainConfig.selfplay_settings`.
 
-    Attributes mirror `TrainConfig` fields of the same names; `full` and `fast` are the search
-    settings of a full and a cheap (playout-cap) search; `random_play` replaces the search by
-    uniformly random legal moves with zero policy targets (the value bootstrap); `id_stride` is the
-    step between a batch's game ids (the number of board sizes sharing one replay buffer, see
-    `init`).
+    The fields named like `TrainConfig` fields are documented there (`selfplay_action` is the
+    action selection after the temperature moves, see `search.select_action`); `full` and `fast`
+    are the search settings of a full and a cheap (playout-cap) search; `random_play` replaces the
+    search by uniformly random legal moves with zero policy targets (the value bootstrap);
+    `id_stride` is the step between a batch's game ids (the number of board sizes sharing one
+    replay buffer, see `init`).
     """
 
     full: SearchSettings
     fast: SearchSettings
-    history: int = 2
-    temperature_moves: int = 8
-    temperature: float = 1.0
-    playout_cap_fraction: float = 1.0
-    resign_threshold: float = -0.9
-    resign_moves: int = 3
-    no_resign_fraction: float = 0.1
-    policy_target: str = "soft"
-    ownership: bool = False
+    history: int
+    temperature_moves: int
+    temperature: float
+    selfplay_action: str
+    playout_cap_fraction: float
+    resign_threshold: float
+    resign_moves: int
+    no_resign_fraction: float
+    policy_target: str
+    ownership: bool
     random_play: bool = False
     id_stride: int = 1
 
@@ -95,10 +105,10 @@ def init(
 
 
 def _choose(key, result, move_count, settings: SelfPlaySettings):
-    """Temperature sampling early in the game, the best action after."""
+    """Temperature sampling early in the game, `select_action`'s choice after."""
     logits = jnp.where(result.policy > 0, jnp.log(result.policy) / settings.temperature, -jnp.inf)
     sampled = jax.random.categorical(key, logits, axis=-1).astype(jnp.int32)
-    greedy = jnp.argmax(result.policy, axis=-1).astype(jnp.int32)
+    greedy = select_action(result, settings.full.algorithm, settings.selfplay_action)
     return jnp.where(move_count < settings.temperature_moves, sampled, greedy)
 
 
@@ -118,15 +128,15 @@ def _resign(sp: SelfPlayState, value, settings: SelfPlaySettings):
 
 
 def random_moves(rules: Rules, games: GoState, key) -> SearchResult:
-    """Uniformly random legal moves in place of a search (pass only when no point is legal).
+    """`Rules.random_action` for every game, in place of a search.
 
     Returns:
       A `SearchResult` with `action` int32[B], the legal mask, and zeros for the policy [B, A]
       (no policy target), the visits and the values [B].
     """
     legal = jax.vmap(rules.legal_mask)(games)
-    points = legal.at[:, -1].set(~jnp.any(legal[:, :-1], axis=-1))
-    action = jax.random.categorical(key, jnp.where(points, 0.0, -jnp.inf)).astype(jnp.int32)
+    keys = jax.random.split(key, legal.shape[0])
+    action = jax.vmap(rules.random_action)(games, keys)
     zeros = jnp.zeros(action.shape, jnp.float32)
     return SearchResult(
         action=action, policy=jnp.zeros(legal.shape, jnp.float32), value=zeros,
@@ -174,7 +184,7 @@ def make_step(rules: Rules, apply, settings: SelfPlaySettings):
             full,
             lambda bf: replay.add_positions(
                 bf, games.boards[:, : settings.history], games.to_play,
-                result.legal[:, :p], target, sp.game_id,
+                result.legal[:, :p], target, sp.game_id, result.value,
             ),
             lambda bf: bf,
             buf,

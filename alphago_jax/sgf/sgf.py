@@ -28,6 +28,11 @@ import jax.numpy as jnp
 from alphago_jax.rules.coords import action_to_gtp, action_to_sgf, sgf_to_action
 from alphago_jax.rules.go import BLACK, WHITE, GoState, IllegalMoveError, Rules
 
+__all__ = [
+    "GameRecord", "SGFError", "read_sgf", "replay", "result_string", "rules_for", "save_sgf",
+    "setup_actions", "setup_state", "write_sgf",
+]
+
 _MAX_MOVES = 30000  # the rules engine's largest move cap
 # Rulesets whose records never hold a suicide; others (Tromp-Taylor, NZ, Ing) allow it.
 _NO_SUICIDE_RULES = ("japan", "chin", "korea", "aga")

@@ -258,6 +258,15 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _skip_bad(summary, reason: str, path, error: SGFError, strict: bool, log, what: str) -> None:
+    """Counts a bad file as skipped and logs it (raises the error instead when `strict`)."""
+    if strict:
+        raise error
+    summary.skip(reason, str(path), str(error))
+    if log:
+        log(f"{what} {error}")
+
+
 def load_games(
     path: str | Path,
     rules: Rules,
@@ -288,11 +297,7 @@ def load_games(
         try:
             record = read_sgf(f)
         except SGFError as e:
-            if strict:
-                raise
-            summary.skip(MALFORMED, str(f), str(e))
-            if log:
-                log(f"skipped malformed SGF {e}")
+            _skip_bad(summary, MALFORMED, f, e, strict, log, "skipped malformed SGF")
             continue
         if record.size != rules.size:
             summary.skip(f"size {record.size}x{record.size}")
@@ -307,11 +312,7 @@ def load_games(
         try:
             game = game_positions(record, rules, result)
         except SGFError as e:
-            if strict:
-                raise
-            summary.skip(ILLEGAL, str(f), str(e))
-            if log:
-                log(f"skipped SGF with an illegal move: {e}")
+            _skip_bad(summary, ILLEGAL, f, e, strict, log, "skipped SGF with an illegal move:")
             continue
         games.append(game)
         komi[float(record.komi)] += 1

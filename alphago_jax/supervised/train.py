@@ -9,12 +9,12 @@ SGD runs as jitted blocks of a few steps (`learner.sgd_steps`, the self-play lea
 unrolled steps); Python loops over the blocks, evaluates and logs.
 
 The run directory is a training run directory like any other: ``config.json`` (the
-`TrainConfig`) and ``checkpoints/`` with one train `Carry` at step 0 (the SL network, a fresh
-optimizer state, fresh self-play games, an empty replay buffer, iteration 0). So
-`alphago_jax.train.load_run`, ``alphago-jax evaluate``, the arena's ``ckpt:DIR`` player,
-``alphago-jax gtp --checkpoint DIR`` and an RL warm start (``init_from=DIR``) read it
-unchanged. It also holds ``metrics.jsonl`` (train and held-out losses and accuracies by SGD
-step) and ``supervised.json`` (the SL settings and the dataset summary).
+`TrainConfig`) and ``checkpoints/0`` holding the SL network's ``params`` item alone (no optimizer
+state, games or replay buffer: `alphago_jax.runs`). So `runs.load_params`, ``alphago-jax
+evaluate``, the arena's ``ckpt:DIR`` player, ``alphago-jax gtp --checkpoint DIR`` and an RL warm
+start (``init_from=DIR``) read it unchanged; ``train`` refuses to resume it. It also holds
+``metrics.jsonl`` (train and held-out losses and accuracies by SGD step) and ``supervised.json``
+(the SL settings and the dataset summary).
 """
 
 from __future__ import annotations
@@ -30,8 +30,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from alphago_jax import runs
+from alphago_jax.checkpoint import Checkpointer
 from alphago_jax.config import ConfigError, TrainConfig, make_config
-from alphago_jax.learner.learner import TrainState, make_optimizer, sgd_steps
+from alphago_jax.learner import TrainState, make_optimizer, sgd_steps
+from alphago_jax.logging import RunLogger
 from alphago_jax.nets import scalar_value, value_target_classes
 from alphago_jax.replay.buffer import ReplayBuffer
 from alphago_jax.sgf import SGFError
@@ -98,33 +101,25 @@ class SupervisedLearner:
     """
 
     def __init__(self, cfg: TrainConfig, steps: int, eval_batch: int = SLSettings.eval_batch):
-        from alphago_jax.train import abstract_trainer
-
         self.cfg = cfg.validate()
-        # The RL trainer, traced abstractly (nothing compiled): network apply, rules and the
-        # layout of the run's `Carry`, so the checkpoint is exactly what `load_run` expects.
-        self.trainer = abstract_trainer(cfg)
-        self.apply = self.trainer.apply
-        self.optimizer = make_optimizer(cfg, steps)
+        self.network = cfg.network()
+        self.learner = cfg.learner_settings()
+        self.optimizer = make_optimizer(cfg.optimizer_settings(), steps)
         self.eval_batch = eval_batch
         self._blocks: dict[int, object] = {}
         self._eval = jax.jit(self._eval_sums)
 
-    def init(self, key) -> tuple[object, TrainState]:
-        """A fresh RL carry and the SL train state starting from its network parameters."""
-        carry = jax.jit(self.trainer.init)(key)
-        params = jax.tree.map(jnp.copy, carry.train.params)  # the SGD blocks donate their input
-        ts = TrainState(params=params, opt_state=self.optimizer.init(params), step=jnp.int32(0))
-        return carry, ts
+    def init(self, key) -> TrainState:
+        """The SL train state from fresh network parameters (as a self-play run's init)."""
+        params = jax.jit(self.network.init)(jax.random.split(key)[0])
+        return TrainState(params=params, opt_state=self.optimizer.init(params), step=jnp.int32(0))
 
     # ------------------------------------------------------------------ SGD
     def _block(self, n: int):
         """The jitted function doing `n` SGD steps: (ts, buf, key) -> (ts, mean metrics)."""
         if n not in self._blocks:
-            cfg = self.cfg
-
             def run(ts: TrainState, buf: ReplayBuffer, key):
-                return sgd_steps(ts, buf, key, n, self.apply, self.optimizer, cfg)
+                return sgd_steps(ts, buf, key, n, self.network, self.optimizer, self.learner)
 
             self._blocks[n] = jax.jit(run, donate_argnums=0)
         return self._blocks[n]
@@ -137,7 +132,7 @@ class SupervisedLearner:
     def _eval_sums(self, params, buf: ReplayBuffer, idx, weight):
         """Per-position losses and hits at `idx`, summed with `weight` (0 for padding)."""
         batch = batch_at(buf, idx, self.cfg.size)
-        out = self.apply(params, batch.x)
+        out = self.network(params, batch.x)
         logits = out.policy_logits.astype(jnp.float32)
         # The same cross-entropies as learner.loss_fn, kept per position so padding is exact.
         policy_loss = -jnp.sum(batch.policy * jax.nn.log_softmax(logits, axis=-1), axis=-1)
@@ -190,25 +185,16 @@ class SupervisedLearner:
             "positions": total["n"],
         }
 
-    def carry_for(self, carry, params):
-        """`carry` (a fresh RL carry) with the SL network and a fresh RL optimizer state."""
-        train = TrainState(
-            params=params, opt_state=self.trainer.optimizer.init(params), step=jnp.int32(0)
-        )
-        return carry.replace(train=train)
-
 
 @dataclasses.dataclass
 class SLResult:
     """The outcome of `train_supervised`.
 
     Attributes:
-      carry: the RL `Carry` holding the trained network (what the checkpoint saves).
-      params: the trained network parameters.
+      params: the trained network parameters (what the checkpoint saves).
       history: the logged metric rows ({"step": ..., name: value}).
     """
 
-    carry: object
     params: object
     history: list[dict]
 
@@ -243,7 +229,7 @@ def train_supervised(
     settings.validate()
     learner = SupervisedLearner(cfg, settings.steps, settings.eval_batch)
     k_init, k_sgd = jax.random.split(key)
-    carry, ts = learner.init(k_init)
+    ts = learner.init(k_init)
     history: list[dict] = []
 
     def evaluate(step: int, train_rows: list[dict], steps: int, seconds: float) -> None:
@@ -274,8 +260,7 @@ def train_supervised(
         if crossed or done == settings.steps:
             evaluate(done, rows, since, time.perf_counter() - t0)
             since, rows, t0 = 0, [], time.perf_counter()
-    params = ts.params
-    return SLResult(carry=learner.carry_for(carry, params), params=params, history=history)
+    return SLResult(params=ts.params, history=history)
 
 
 # ---------------------------------------------------------------------- the CLI job
@@ -292,9 +277,6 @@ def main(
       0 on success; 2 on bad input (config, settings, data, an existing run), with the reason
       on stderr.
     """
-    from alphago_jax.checkpoint import Checkpointer
-    from alphago_jax.logging import RunLogger
-    from alphago_jax.train import rules_of
 
     settings = settings or SLSettings()
     run_path = Path(run_dir)
@@ -310,7 +292,7 @@ def main(
              "do not resume: use a new --run-dir")
         return 2
     try:
-        ds = build_dataset(data, rules_of(cfg), settings.holdout, cfg.seed, settings.strict,
+        ds = build_dataset(data, cfg.rules(), settings.holdout, cfg.seed, settings.strict,
                            cfg.ownership)
     except (DatasetError, SGFError) as e:
         _log(f"alphago-jax supervised: {e}")
@@ -331,8 +313,8 @@ def main(
     finally:
         logger.close()
     with Checkpointer(ckpt_dir, keep=cfg.keep_checkpoints, async_save=False) as ckpt:
-        ckpt.save(CHECKPOINT_STEP, result.carry,
-                  {"supervised": True, "sgd_steps": settings.steps, "data": str(data)})
+        runs.save_params(ckpt, CHECKPOINT_STEP, result.params, supervised_sgd_steps=settings.steps,
+                         data=str(data))
     last = result.history[-1]
     held = (f"held-out top-1 {last['holdout_top1']:.3f}, value sign accuracy "
             f"{last['holdout_value_sign_acc']:.3f}, policy loss "

@@ -1,0 +1,282 @@
+"""The run directory: its config, its checkpoints, and reading a run back.
+
+A run directory holds ``config.json`` (the `TrainConfig`), ``metrics.jsonl``, wandb's files and
+``checkpoints/<step>/`` with one orbax item per part of the training state:
+
+* ``params`` -- the network parameters (all that evaluation, the arena, GTP and warm starts read);
+* ``opt_state``, ``selfplay``, ``replay`` -- what resuming also needs;
+* the manifest's metadata: ``iteration``, ``sgd_step`` and ``kind`` ('selfplay' or 'supervised').
+
+Supervised runs save ``params`` alone. Run directories written before the items existed (one
+``state`` item holding the whole carry, checkpoint format 1) still load their parameters; they
+cannot be resumed (start a new run with ``init_from=DIR`` to continue from one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from alphago_jax.checkpoint import Checkpointer, CheckpointError
+from alphago_jax.config import ConfigError, TrainConfig, make_config, parse_overrides
+from alphago_jax.nets import Network, count_params
+from alphago_jax.trainer import Carry, Trainer
+
+PARAMS = "params"
+STATE_ITEMS = ("params", "opt_state", "selfplay", "replay")
+"""The orbax items of a self-play checkpoint."""
+
+_FORMAT1_ITEM = "state"
+_FORMAT1_PARAMS = ("train", "params")  # where format-1 checkpoints keep the parameters
+
+
+# ---------------------------------------------------------------------- config
+def config_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "config.json"
+
+
+def load_config(run_dir: str | Path) -> TrainConfig:
+    """The run's saved config.
+
+    Raises:
+      ConfigError: not a run directory, or a bad config.json.
+    """
+    path = config_path(run_dir)
+    if not path.is_file():
+        raise ConfigError(f"{run_dir} is not a run directory (no config.json)")
+    return TrainConfig.load(path)
+
+
+def resolve_config(run_dir: str | Path, preset: str, overrides: list[str] | dict
+                   ) -> tuple[TrainConfig, bool]:
+    """The config a `train` command runs with, and whether config.json must be (re)written.
+
+    A new run directory: the preset with the overrides. An existing one resumes its saved config:
+    every given key must equal the saved value, except `iterations`, which may change (the run
+    trains on to the new count). The learning-rate schedule keeps its original span (a saved
+    `schedule_iterations` of 0 is fixed at the saved `iterations`), so it is not stretched in
+    mid-run. Keys that are not given keep their saved values, whatever the preset's are.
+
+    Raises:
+      ConfigError: a bad key or value, or a given value that differs from the saved run's,
+        naming each key with both values.
+    """
+    items = overrides if isinstance(overrides, dict) else parse_overrides(list(overrides))
+    wanted = make_config(preset, items)
+    if not config_path(run_dir).exists():
+        return wanted, True
+    saved = load_config(run_dir)
+    given = set(items) | (set(_preset_keys(preset)) if preset != "default" else set())
+    differ = sorted(k for k in given - {"iterations"}
+                    if getattr(wanted, k) != getattr(saved, k))
+    if differ:
+        detail = ", ".join(f"{k}={getattr(wanted, k)!r} (saved {getattr(saved, k)!r})"
+                           for k in differ)
+        raise ConfigError(
+            f"{run_dir} holds a run with a different config: {detail}. Resume it without "
+            "those overrides (only iterations may change) or use a new --run-dir"
+        )
+    if "iterations" not in items or wanted.iterations == saved.iterations:
+        return saved, False
+    resumed = dataclasses.replace(
+        saved, iterations=wanted.iterations,
+        schedule_iterations=saved.schedule_iterations or saved.iterations,
+    )
+    return resumed.validate(), True
+
+
+def _preset_keys(preset: str) -> list[str]:
+    from alphago_jax.config import PRESETS
+
+    return list(PRESETS[preset])
+
+
+# ---------------------------------------------------------------------- checkpoints
+def checkpoint_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def checkpoint_steps(run_dir: str | Path) -> list[int]:
+    """Steps with a complete checkpoint in a run directory, ascending.
+
+    Raises:
+      CheckpointError: no checkpoints directory.
+    """
+    path = checkpoint_dir(run_dir)
+    if not path.is_dir():
+        raise CheckpointError(f"{run_dir} has no checkpoints directory")
+    with Checkpointer(path, async_save=False, writer=False) as ckpt:
+        return ckpt.all_steps()
+
+
+def save_state(ckpt: Checkpointer, step: int, carry: Carry, **metadata: Any) -> None:
+    """Saves a training carry as its items (asynchronously when `ckpt` is)."""
+    items = {"params": carry.train.params, "opt_state": carry.train.opt_state,
+             "selfplay": carry.selfplay, "replay": carry.replay}
+    meta = {"kind": "selfplay", "iteration": int(carry.iteration),
+            "sgd_step": int(carry.train.step), **metadata}
+    ckpt.save_items(step, items, meta)
+
+
+def save_params(ckpt: Checkpointer, step: int, params: Any, **metadata: Any) -> None:
+    """Saves network parameters alone (supervised runs)."""
+    ckpt.save_items(step, {PARAMS: params}, {"kind": "supervised", "iteration": 0,
+                                             "sgd_step": 0, **metadata})
+
+
+def restore_state(ckpt: Checkpointer, trainer: Trainer, step: int) -> Carry:
+    """The full training carry of checkpoint `step`, to resume from.
+
+    Raises:
+      CheckpointError: the checkpoint lacks a part (a supervised or format-1 checkpoint), is
+        corrupt, or does not fit the trainer.
+    """
+    items = ckpt.items(step)
+    missing = [i for i in STATE_ITEMS if i not in items]
+    if missing:
+        why = ("it was written by an older alphago-jax (one 'state' item)"
+               if items == [_FORMAT1_ITEM] else f"it has no {', '.join(missing)}")
+        raise CheckpointError(
+            f"checkpoint step {step} in {ckpt.directory} cannot be resumed: {why}. Start a new "
+            f"run from its network with init_from={ckpt.directory.parent}"
+        )
+    target = trainer.abstract_carry()
+    got = ckpt.restore_items(
+        {"params": target.train.params, "opt_state": target.train.opt_state,
+         "selfplay": target.selfplay, "replay": target.replay}, step)
+    meta = ckpt.metadata(step)
+    train = target.train.replace(params=got["params"], opt_state=got["opt_state"],
+                                 step=jnp.int32(meta["sgd_step"]))
+    return Carry(train=train, selfplay=got["selfplay"], replay=got["replay"],
+                 iteration=jnp.int32(meta["iteration"]))
+
+
+class LoadedRun(NamedTuple):
+    """A run's network at one checkpoint.
+
+    Attributes:
+      run_dir: the run directory.
+      cfg: its config.
+      network: its `nets.Network`.
+      params: the parameters of checkpoint `step`.
+      step: the checkpoint's step.
+    """
+
+    run_dir: str
+    cfg: TrainConfig
+    network: Network
+    params: Any
+    step: int
+
+
+def load_params(run_dir: str | Path, step: int | None = None) -> LoadedRun:
+    """The network and parameters of a run's checkpoint (default: the latest complete one).
+    Only the parameters are read from disk.
+
+    Raises:
+      ConfigError: not a run directory, or a bad config.json.
+      CheckpointError: no such checkpoint, or one that does not load.
+    """
+    cfg = load_config(run_dir)
+    network = cfg.network()
+    target = network.abstract_params()
+    path = checkpoint_dir(run_dir)
+    if not path.is_dir():
+        raise CheckpointError(f"{run_dir} has no checkpoints directory")
+    with Checkpointer(path, async_save=False, writer=False) as ckpt:
+        steps = ckpt.all_steps()
+        if not steps:
+            raise CheckpointError(f"{path} holds no complete checkpoint")
+        if step is None:
+            step = steps[-1]
+        elif step not in steps:
+            raise CheckpointError(f"{run_dir} has no checkpoint for step {step} (steps: {steps})")
+        if ckpt.items(step) == [_FORMAT1_ITEM]:
+            params = ckpt.restore_part(_FORMAT1_ITEM, _FORMAT1_PARAMS, target, step)
+        else:
+            params = ckpt.restore_items({PARAMS: target}, step)[PARAMS]
+    return LoadedRun(str(run_dir), cfg, network, params, step)
+
+
+# ---------------------------------------------------------------------- warm starts
+def param_mismatches(source, target) -> list[str]:
+    """Differences between two parameter trees: leaves only in one of them, and shape/dtype.
+
+    Returns:
+      Messages naming the leaves (tree paths like ``['stem']['kernel'].value``), in the
+      target's leaf order; empty when the trees have the same structure, shapes and dtypes.
+    """
+    def leaves(tree):
+        flat, _ = jax.tree_util.tree_flatten_with_path(tree)
+        return {jax.tree_util.keystr(p): x for p, x in flat}
+
+    src, dst = leaves(source), leaves(target)
+    problems = [f"{k}: missing in the source" for k in dst if k not in src]
+    problems += [f"{k}: not in this run's network" for k in src if k not in dst]
+    for k, x in dst.items():
+        y = src.get(k)
+        if y is not None and (tuple(y.shape), y.dtype) != (tuple(x.shape), x.dtype):
+            problems.append(f"{k}: source {y.dtype}{list(y.shape)}, this run {x.dtype}"
+                            f"{list(x.shape)}")
+    return problems
+
+
+def describe_arch(cfg: TrainConfig) -> str:
+    return (f"{cfg.net}/{cfg.block_type} {cfg.blocks}x{cfg.channels}"
+            f"{' gpool' if cfg.global_pool else ''}{' own' if cfg.ownership else ''} "
+            f"history={cfg.history}")
+
+
+def check_warm_start(cfg: TrainConfig) -> None:
+    """Checks `cfg.init_from` before anything compiles: a run directory with a checkpoint and
+    the same network architecture (the board size may differ).
+
+    Raises:
+      ConfigError: not a run directory, a bad config.json, or a different architecture (naming
+        the first mismatching leaves and both architectures).
+      CheckpointError: the source has no complete checkpoint.
+    """
+    source = load_config(cfg.init_from)
+    if not checkpoint_steps(cfg.init_from):
+        raise CheckpointError(f"init_from {cfg.init_from}: no complete checkpoint")
+    problems = param_mismatches(source.network().abstract_params(),
+                                cfg.network().abstract_params())
+    if problems:
+        raise ConfigError(
+            f"init_from {cfg.init_from}: its network ({describe_arch(source)}) does not match "
+            f"this run's ({describe_arch(cfg)}); first mismatching leaves: "
+            + "; ".join(problems[:4]) + (f" (+{len(problems) - 4} more)" if len(problems) > 4
+                                         else "")
+        )
+
+
+def warm_start(carry: Carry, trainer: Trainer, run_dir: str | Path) -> tuple[Carry, str]:
+    """A fresh carry whose network parameters come from another run's latest checkpoint.
+
+    The optimizer state is fresh and the SGD step 0; the self-play games and the replay buffer
+    are untouched. The source may have another board size: the networks are fully convolutional,
+    only the architecture must match.
+
+    Returns:
+      (carry, a one-line description of what was loaded).
+
+    Raises:
+      ConfigError, CheckpointError: see `check_warm_start`.
+    """
+    check_warm_start(dataclasses.replace(trainer.cfg, init_from=str(run_dir)))
+    src = load_params(run_dir)
+    # The target's tree structure with the source's values, matched by leaf path.
+    by_path = {jax.tree_util.keystr(p): x
+               for p, x in jax.tree_util.tree_leaves_with_path(src.params)}
+    flat, treedef = jax.tree_util.tree_flatten_with_path(carry.train.params)
+    params = jax.tree.unflatten(
+        treedef, [jnp.asarray(by_path[jax.tree_util.keystr(p)]) for p, _ in flat]
+    )
+    n = src.cfg.size
+    info = (f"warm start from {run_dir}@{src.step} ({n}x{n}, {describe_arch(src.cfg)}): "
+            f"{count_params(params):,} parameters")
+    return carry.replace(train=trainer.fresh_train_state(params)), info
