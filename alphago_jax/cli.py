@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -15,6 +18,75 @@ def _sizes(text: str) -> tuple[int, ...]:
     if bad:
         raise argparse.ArgumentTypeError(f"board sizes must be in 2..19, got {bad}")
     return sizes
+
+
+# ------------------------------------------------------------------ number checks
+# Every number is checked while the command line is parsed, before anything loads or compiles:
+# a bad one is an argparse error ("argument --games: must be an integer >= 1, got 0", exit 2).
+_INT32_MAX = 2**31 - 1  # counts and sizes live in int32 arrays on the device
+_SEED_MAX = 2**32 - 1  # jax.random.key takes a 32-bit seed
+_MAX_MOVES = 30000  # Rules' move cap limit (alphago_jax.rules.go.Rules)
+
+
+def _int_in(lo: int, hi: int = _INT32_MAX) -> Callable[[str], int]:
+    """An argparse type: an integer in lo..hi (named `>= lo` when only int32 bounds it)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not lo <= value <= hi:
+            huge = value is not None and value > hi
+            span = f"in {lo}..{hi}" if huge or hi != _INT32_MAX else f">= {lo}"
+            raise argparse.ArgumentTypeError(f"must be an integer {span}, got {text}")
+        return value
+
+    return parse
+
+
+def _number(lo: float | None = None, hi: float | None = None, lo_open: bool = False,
+            noun: str = "number") -> Callable[[str], float]:
+    """An argparse type: a finite float, at least `lo` (above it with `lo_open`) and at most
+    `hi` when given; NaN and inf are never a setting."""
+    span = ""
+    if lo is not None:
+        span = f" {'>' if lo_open else '>='} {lo:g}"
+    if lo is not None and hi is not None:
+        span = f" in {'(' if lo_open else '['}{lo:g}, {hi:g}]"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        low_ok = lo is None or (value > lo if lo_open else value >= lo)
+        if not (math.isfinite(value) and low_ok and (hi is None or value <= hi)):
+            raise argparse.ArgumentTypeError(f"must be a finite {noun}{span}, got {text}")
+        return value
+
+    return parse
+
+
+def _new_dir(text: str) -> str:
+    """An argparse type: a path where a directory is or can be made (not a file, nor inside
+    one)."""
+    path = Path(text)
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                where = "is a file" if p == path else f"is inside the file {p}"
+                raise argparse.ArgumentTypeError(
+                    f"{text} {where}, not a directory: name a new run directory")
+            break
+    return text
+
+
+_GAMES = _int_in(1)
+_SIMS = _int_in(1)
+_SEED = _int_in(0, _SEED_MAX)
+_SIZE = _int_in(2, 19)
+_KOMI = _number()
 
 
 def _bench_rules(args) -> int:
@@ -33,9 +105,34 @@ def _bench_rules(args) -> int:
 
 def _bench_selfplay(args) -> int:
     from alphago_jax.bench import selfplay
+    from alphago_jax.config import ConfigError
 
-    selfplay.main(args)
+    try:
+        selfplay.main(args)
+    except ConfigError as e:  # settings each valid alone, refused together by the config
+        print(f"alphago-jax bench selfplay: {e}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _bench_train(args) -> int:
+    from alphago_jax.bench import train
+    from alphago_jax.config import ConfigError
+
+    try:
+        train.main(args)
+    except ConfigError as e:
+        print(f"alphago-jax bench train: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _forms(text: str) -> tuple[str, ...]:
+    forms = tuple(f.strip() for f in text.split(",") if f.strip())
+    bad = [f for f in forms if f not in ("cpu", "accelerator")]
+    if bad or not forms:
+        raise argparse.ArgumentTypeError(f"forms are 'cpu' and/or 'accelerator', got {text!r}")
+    return forms
 
 
 def _train(args) -> int:
@@ -47,8 +144,6 @@ def _train(args) -> int:
 def _evaluate(args) -> int:
     from alphago_jax import evaluate
 
-    if args.games < 1:
-        raise SystemExit("alphago-jax evaluate: --games must be >= 1")
     return evaluate.main(args.run_dir, args.games, args.sims, args.seed)
 
 
@@ -60,6 +155,7 @@ def _arena(args) -> int:
         superko=args.superko, suicide=args.suicide, max_moves=args.max_moves,
         sgf_dir=args.sgf_dir, seed=args.seed, parallel=args.parallel,
         gtp_timeout=args.gtp_timeout, progress=not args.no_progress,
+        allow_forfeits=args.allow_forfeits,
     )
 
 
@@ -68,24 +164,33 @@ def _add_arena(sub) -> None:
         "arena", help="a match between two players (random, checkpoints, GTP engines)",
         description="Players: 'random', 'ckpt:DIR[@STEP][:SIMS]' (a training run's checkpoint), "
         "'gtp:COMMAND' (a GTP engine, e.g. 'gtp:/usr/games/gnugo --mode gtp --level 10'). "
-        "The last stdout line is 'A vs B: W-L-D, win rate X (95% CI lo-hi)'.",
+        "The last stdout line is 'A vs B: W-L-D, win rate X (95% CI lo-hi), forfeits: A n, B m' "
+        "(forfeits: games each player lost by an illegal move or a failure). Exit status: 0, "
+        "2 on bad input, 1 when a game was forfeited because a player failed (no reply in "
+        "time, exited, refused a command, answered with something that is not a move).",
     )
     ar.add_argument("player_a", metavar="PLAYER_A")
     ar.add_argument("player_b", metavar="PLAYER_B")
-    ar.add_argument("--games", type=int, default=40)
-    ar.add_argument("--size", type=int, default=None, help="default: the checkpoint's, else 9")
-    ar.add_argument("--komi", type=float, default=None, help="default: the checkpoint's, else 7.5")
+    ar.add_argument("--games", type=_GAMES, default=40)
+    ar.add_argument("--size", type=_SIZE, default=None,
+                    help="2..19 (default: the checkpoint's, else 9)")
+    ar.add_argument("--komi", type=_KOMI, default=None,
+                    help="default: the checkpoint's, else 7.5")
     ar.add_argument("--superko", action=argparse.BooleanOptionalAction, default=None,
                     help="positional superko (default: the checkpoint's, else on)")
     ar.add_argument("--suicide", action=argparse.BooleanOptionalAction, default=None,
                     help="multi-stone suicide (always off with a GTP engine)")
-    ar.add_argument("--max-moves", type=int, default=None, help="move cap (default 2*size^2)")
+    ar.add_argument("--max-moves", type=_int_in(1, _MAX_MOVES), default=None,
+                    help=f"move cap, 1..{_MAX_MOVES} (default 2*size^2)")
     ar.add_argument("--sgf-dir", default=None, help="default: runs/arena-<time>")
-    ar.add_argument("--seed", type=int, default=0)
-    ar.add_argument("--parallel", type=int, default=None,
+    ar.add_argument("--seed", type=_SEED, default=0)
+    ar.add_argument("--parallel", type=_int_in(1), default=None,
                     help="games at once (default: all up to 256; 8 with a GTP engine)")
-    ar.add_argument("--gtp-timeout", type=float, default=None,
+    ar.add_argument("--gtp-timeout", type=_number(0, lo_open=True, noun="number of seconds"),
+                    default=None,
                     help="seconds per GTP reply before the engine forfeits (default 60)")
+    ar.add_argument("--allow-forfeits", action="store_true",
+                    help="exit 0 even when games were forfeited because a player failed")
     ar.add_argument("--no-progress", action="store_true", help="no progress bar")
     ar.set_defaults(func=_arena)
 
@@ -122,7 +227,7 @@ def _add_supervised(sub) -> None:
         "directory that evaluate, arena (ckpt:DIR), gtp and init_from=DIR load.",
     )
     sl.add_argument("--data", required=True, help="directory of .sgf files (recursive)")
-    sl.add_argument("--run-dir", required=True, help="new run directory")
+    sl.add_argument("--run-dir", required=True, type=_new_dir, help="new run directory")
     sl.add_argument("--preset", default="default", help="named config preset")
     sl.add_argument("--steps", type=int, help="SGD steps (default 2000)")
     sl.add_argument("--holdout", type=float,
@@ -148,6 +253,8 @@ def _split_overrides(
     Overrides are `key=value` and `--key=value` (as wandb agents pass them); argparse would
     reject the second form as unknown options, so they are taken out first. `value_options` are
     the command's own options that take a value (`--run-dir x=y` keeps `x=y` as that value).
+    Other words stay with argparse: `--komi 5.5` is an unknown option there, and `komi 5.5`
+    lands in the `overrides` positional, which `main` refuses.
     """
     known, overrides = [], []
     for i, a in enumerate(argv):
@@ -159,6 +266,15 @@ def _split_overrides(
         else:
             known.append(a)
     return known, overrides
+
+
+def _refuse_words(command: str, words: list[str]) -> int:
+    """Exit status 2 for command-line words that are neither options nor key=value overrides,
+    with the form to write (a value is never taken from the next word)."""
+    example = f"{words[0]}={words[1]}" if len(words) > 1 else f"{words[0]}=VALUE"
+    print(f"alphago-jax {command}: {' '.join(words)!r} is not an override: write each as "
+          f"key=value or --key=value (e.g. {example})", file=sys.stderr)
+    return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,9 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="a run's latest checkpoint vs uniform random")
     ev.add_argument("--run-dir", required=True)
-    ev.add_argument("--games", type=int, default=200)
-    ev.add_argument("--sims", type=int, default=None, help="default: the run's eval_simulations")
-    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--games", type=_GAMES, default=200)
+    ev.add_argument("--sims", type=_SIMS, default=None, help="default: the run's eval_simulations")
+    ev.add_argument("--seed", type=_SEED, default=0)
     ev.set_defaults(func=_evaluate)
 
     _add_arena(sub)
@@ -189,40 +305,51 @@ def build_parser() -> argparse.ArgumentParser:
 
     gtp = sub.add_parser("gtp", help="serve a checkpoint as a GTP engine on stdin/stdout")
     gtp.add_argument("--checkpoint", required=True, help="run directory (its latest checkpoint)")
-    gtp.add_argument("--sims", type=int, default=None, help="default: the run's eval_simulations")
+    gtp.add_argument("--sims", type=_SIMS, default=None,
+                     help="default: the run's eval_simulations")
     gtp.add_argument("--superko", action=argparse.BooleanOptionalAction, default=None,
                      help="positional superko (default: the run's config)")
     gtp.add_argument("--suicide", action=argparse.BooleanOptionalAction, default=None,
                      help="allow multi-stone suicide (default: the run's config)")
-    gtp.add_argument("--komi", type=float, default=None, help="default: the run's komi")
-    gtp.add_argument("--resign-threshold", type=float, default=-0.95,
-                     help="resign below this searched value; -1 never resigns")
-    gtp.add_argument("--seed", type=int, default=0)
+    gtp.add_argument("--komi", type=_KOMI, default=None, help="default: the run's komi")
+    gtp.add_argument("--resign-threshold", type=_number(-1, 1), default=-0.95,
+                     help="resign below this searched value, in [-1, 1]; -1 never resigns")
+    gtp.add_argument("--seed", type=_SEED, default=0)
     gtp.set_defaults(func=_gtp)
 
     bench = sub.add_parser("bench", help="throughput benchmarks")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
     br = bench_sub.add_parser("rules", help="random legal moves, ours vs pgx")
     br.add_argument("--sizes", type=_sizes, default=(5, 9, 13, 19))
-    br.add_argument("--batch", type=int, default=1024)
-    br.add_argument("--length", type=int, default=64, help="scan steps per timed run")
-    br.add_argument("--repeats", type=int, default=3)
+    br.add_argument("--batch", type=_int_in(1), default=1024)
+    br.add_argument("--length", type=_int_in(1), default=64, help="scan steps per timed run")
+    br.add_argument("--repeats", type=_int_in(1), default=3)
     br.add_argument("--no-pgx", action="store_true", help="skip the pgx baseline")
     br.add_argument("--simple-ko", action="store_true", help="also time superko=False")
     br.set_defaults(func=_bench_rules)
 
     bs = bench_sub.add_parser("selfplay", help="search + self-play moves/s, ours vs a pgx loop")
-    bs.add_argument("--size", type=int, default=9)
-    bs.add_argument("--batch", type=int, default=64)
-    bs.add_argument("--sims", type=int, default=32)
-    bs.add_argument("--blocks", type=int, default=4)
-    bs.add_argument("--channels", type=int, default=32)
-    bs.add_argument("--steps", type=int, default=16, help="self-play steps per timed run")
-    bs.add_argument("--repeats", type=int, default=3)
+    bs.add_argument("--size", type=_SIZE, default=9)
+    bs.add_argument("--batch", type=_int_in(1), default=64)
+    bs.add_argument("--sims", type=_SIMS, default=32)
+    bs.add_argument("--blocks", type=_int_in(1), default=4)
+    bs.add_argument("--channels", type=_int_in(1), default=32)
+    bs.add_argument("--steps", type=_int_in(1), default=16, help="self-play steps per timed run")
+    bs.add_argument("--repeats", type=_int_in(1), default=3)
     bs.add_argument("--no-pgx", action="store_true", help="skip the pgx baseline")
     bs.add_argument("--breakdown", action="store_true",
                     help="also time same-network and null-network loops and one net evaluation")
     bs.set_defaults(func=_bench_selfplay)
+
+    bt = bench_sub.add_parser(
+        "train", help="compile time and s/iteration of the compiled iteration, CPU vs "
+        "accelerator forms (unrolled SGD + select vs rolled scan + cond)")
+    bt.add_argument("--preset", default="tiny-9x9")
+    bt.add_argument("--iterations", type=_int_in(1), default=3, help="timed iterations per form")
+    bt.add_argument("--forms", type=_forms, default=("cpu", "accelerator"),
+                    help="comma-separated: cpu, accelerator")
+    bt.add_argument("overrides", nargs="*", help="config overrides as key=value")
+    bt.set_defaults(func=_bench_train)
     return parser
 
 
@@ -232,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         options = _TRAIN_VALUE_OPTIONS if argv[0] == "train" else _SUPERVISED_VALUE_OPTIONS
         known, overrides = _split_overrides(argv[1:], options)
         args = build_parser().parse_args([argv[0], *known])
+        if args.overrides:  # words without '=' ("komi 5.5"): refused, never silently dropped
+            return _refuse_words(argv[0], args.overrides)
         args.overrides = overrides
     else:
         args = build_parser().parse_args(argv)

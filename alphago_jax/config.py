@@ -14,8 +14,10 @@ import dataclasses
 import difflib
 import inspect
 import json
+import math
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from alphago_jax.learner.learner import (
     OptimizerSettings,
 )
 from alphago_jax.nets import DTYPES, KINDS, NetConfig, Network
+from alphago_jax.nets.resnet import BLOCKS
 from alphago_jax.rules.go import Rules
 from alphago_jax.search.mcts import ACTION_SELECTIONS, ALGORITHMS, SearchSettings
 from alphago_jax.selfplay.selfplay import POLICY_TARGETS, SelfPlaySettings
@@ -275,9 +278,15 @@ class TrainConfig:
 
     # ---------------------------------------------------------------- validation
     def validate(self) -> TrainConfig:
-        """Raises ConfigError naming the first bad value; returns self."""
+        """Checks every field: choices, each number finite and in its range (`RANGES`), and the
+        limits fields set on each other.
+
+        Raises:
+          ConfigError: naming the first bad key, its allowed range and the value given.
+        """
         choices = [
-            ("net", KINDS), ("dtype", DTYPES), ("search", ALGORITHMS),
+            ("net", KINDS), ("block_type", tuple(BLOCKS)), ("dtype", DTYPES),
+            ("search", ALGORITHMS),
             ("policy_target", POLICY_TARGETS), ("optimizer", OPTIMIZERS),
             ("lr_schedule", LR_SCHEDULES), ("selfplay_action", ACTION_SELECTIONS),
             ("eval_action", ACTION_SELECTIONS),
@@ -286,34 +295,11 @@ class TrainConfig:
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {', '.join(map(repr, allowed))}, got "
                                   f"{getattr(self, key)!r} (config: {self.short()})")
-        checks = [
-            (2 <= self.size <= 19, "size must be in 2..19"),
-            (self.history >= 1, "history must be >= 1"),
-            (self.num_simulations >= 1, "num_simulations must be >= 1"),
-            (self.fast_simulations >= 1, "fast_simulations must be >= 1"),
-            (self.max_num_considered_actions >= 1, "max_num_considered_actions must be >= 1"),
-            (0.0 < self.playout_cap_fraction <= 1.0, "playout_cap_fraction must be in (0, 1]"),
-            (0.0 <= self.no_resign_fraction <= 1.0, "no_resign_fraction must be in [0, 1]"),
-            (-1.0 <= self.resign_threshold <= 1.0, "resign_threshold must be in [-1, 1]"),
-            (self.selfplay_batch >= 1 and self.selfplay_steps >= 1, "selfplay sizes must be >= 1"),
-            (self.train_batch >= 1 and self.sgd_steps >= 0, "train_batch >= 1, sgd_steps >= 0"),
-            (
-                self.buffer_capacity >= self.selfplay_batch,
-                "buffer_capacity must be >= selfplay_batch",
-            ),
-            (0 <= self.min_buffer <= self.buffer_capacity, "min_buffer must be in [0, capacity]"),
-            (self.learning_rate > 0, "learning_rate must be > 0"),
-            (self.iterations >= 0, "iterations must be >= 0"),
-            (self.schedule_iterations >= 0, "schedule_iterations must be >= 0"),
-            (self.eval_every >= 0 and self.checkpoint_every >= 1, "bad eval/checkpoint period"),
-            (self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1"),
-            (0 <= self.max_moves <= 30000, "max_moves must be in 0..30000"),
-            (self.temperature > 0, "temperature must be > 0"),
-            (self.resign_moves >= 1, "resign_moves must be >= 1"),
-            (self.eval_simulations >= 1, "eval_simulations must be >= 1"),
-            (self.warmup_steps >= 0, "warmup_steps must be >= 0"),
-        ]
-        for ok, message in checks:
+        for key, rng in RANGES.items():
+            problem = rng.check(key, getattr(self, key))
+            if problem:
+                raise ConfigError(f"{problem} (config: {self.short()})")
+        for ok, message in self._cross_checks():
             if not ok:
                 raise ConfigError(f"{message} (config: {self.short()})")
         try:  # the network's own checks (block types, activations, head counts, ...)
@@ -323,8 +309,31 @@ class TrainConfig:
         self._validate_multisize()
         return self
 
+    def _cross_checks(self) -> list[tuple[bool, str]]:
+        """(ok, message) of the limits one field sets on another."""
+        learned_table = self.net == "transformer" and self.pos_embedding == "learned"
+        return [
+            (self.buffer_capacity >= self.selfplay_batch,
+             f"buffer_capacity must be >= selfplay_batch ({self.selfplay_batch}), got "
+             f"{self.buffer_capacity}"),
+            (self.min_buffer <= self.buffer_capacity,
+             f"min_buffer must be in 0..buffer_capacity ({self.buffer_capacity}), got "
+             f"{self.min_buffer}"),
+            # A batch larger than the buffer can ever hold would repeat positions in every step.
+            (self.train_batch <= self.buffer_capacity,
+             f"train_batch must be in 1..buffer_capacity ({self.buffer_capacity}), got "
+             f"{self.train_batch}"),
+            # A win rate from zero games is a made-up 0.0.
+            (self.eval_games >= 1 or not self.eval_every,
+             f"eval_games must be >= 1 when eval_every > 0 (eval_every={self.eval_every}), "
+             f"got {self.eval_games}"),
+            (not learned_table or self.max_board_size >= self.size,
+             f"max_board_size must be >= size ({self.size}) for a transformer's learned "
+             f"positional table, got {self.max_board_size}"),
+        ]
+
     def _validate_multisize(self) -> None:
-        """Checks `sizes` (and `size` against it) and `bootstrap_iterations`."""
+        """Checks `sizes` (and `size` against it)."""
         sizes = self.board_sizes
         problems = [
             (all(2 <= n <= 19 for n in sizes), f"sizes must all be in 2..19, got {self.sizes!r}"),
@@ -334,7 +343,6 @@ class TrainConfig:
                 f"size must equal the largest of sizes={self.sizes!r} (the replay grid), "
                 f"got size={self.size}",
             ),
-            (self.bootstrap_iterations >= 0, "bootstrap_iterations must be >= 0"),
         ]
         for ok, message in problems:
             if not ok:
@@ -357,7 +365,118 @@ class TrainConfig:
             data = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise ConfigError(f"cannot read config {path}: {e}") from e
-        return from_dict(data, source=str(path))
+        try:
+            return from_dict(data, source=str(path))
+        except ConfigError as e:
+            if str(path) in str(e):
+                raise
+            raise ConfigError(f"{path}: {e}") from None  # a bad value: say where it is
+
+
+class Range(typing.NamedTuple):
+    """The allowed values of a number: `lo` .. `hi` (None: unbounded), each end included unless
+    `lo_open` / `hi_open`. A float must also be finite (NaN and inf are never a setting)."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def text(self, integer: bool) -> str:
+        """The range as messages name it: 'in 2..19', '>= 1', '> 0', 'in [0, 1)'."""
+        lo, hi = (None if v is None else _number(v) for v in (self.lo, self.hi))
+        if lo is not None and hi is not None:
+            if integer:
+                return f"in {lo}..{hi}"
+            return f"in {'(' if self.lo_open else '['}{lo}, {hi}{')' if self.hi_open else ']'}"
+        if lo is not None:
+            return f"{'>' if self.lo_open else '>='} {lo}"
+        return f"{'<' if self.hi_open else '<='} {hi}"
+
+    def contains(self, value: float) -> bool:
+        lo_ok = self.lo is None or (value > self.lo if self.lo_open else value >= self.lo)
+        hi_ok = self.hi is None or (value < self.hi if self.hi_open else value <= self.hi)
+        return lo_ok and hi_ok
+
+    def check(self, key: str, value: Any) -> str | None:
+        """None when `value` is allowed, else the message: '<key> must be [finite and] <range>,
+        got <value>'."""
+        integer = isinstance(value, int) and not isinstance(value, bool)
+        finite = integer or (isinstance(value, float) and math.isfinite(value))
+        # Counters and sizes live in int32 arrays on the device.
+        capped = not integer or self.hi is not None or value <= _INT32_MAX
+        if finite and capped and self.contains(value):
+            return None
+        text = self.text(integer)
+        if not capped:
+            text += f" and <= {_INT32_MAX} (int32)"
+        return f"{key} must be {'' if integer else 'finite and '}{text}, got {value!r}"
+
+
+_INT32_MAX = 2**31 - 1
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+_AT_LEAST_0, _AT_LEAST_1, _POSITIVE = Range(0), Range(1), Range(0, lo_open=True)
+_FRACTION = Range(0, 1)
+
+RANGES: dict[str, Range] = {
+    # game
+    "size": Range(2, 19),
+    "komi": Range(-361, 361),  # beyond the largest board's area every game is decided by komi
+    "max_moves": Range(0, 30000),  # the rules engine's largest move cap
+    "history": Range(1, 32),
+    # network
+    **dict.fromkeys(("blocks", "channels", "gpool_every", "norm_groups", "policy_channels",
+                     "value_channels", "value_hidden", "num_heads", "mlp_ratio"), _AT_LEAST_1),
+    "max_board_size": Range(2, 19),
+    # search
+    "num_simulations": _AT_LEAST_1,
+    "max_num_considered_actions": _AT_LEAST_1,
+    "gumbel_scale": _AT_LEAST_0,
+    "value_scale": _AT_LEAST_0,
+    "maxvisit_init": _AT_LEAST_0,
+    "dirichlet_alpha": _POSITIVE,
+    "dirichlet_fraction": _FRACTION,
+    "pb_c_init": _AT_LEAST_0,
+    "bootstrap_iterations": _AT_LEAST_0,
+    # self-play
+    "selfplay_batch": _AT_LEAST_1,
+    "selfplay_steps": _AT_LEAST_1,
+    "temperature_moves": _AT_LEAST_0,
+    "temperature": _POSITIVE,
+    "playout_cap_fraction": Range(0, 1, lo_open=True),
+    "fast_simulations": _AT_LEAST_1,
+    "resign_threshold": Range(-1, 1),
+    "resign_moves": _AT_LEAST_1,
+    "no_resign_fraction": _FRACTION,
+    # replay and learning (limits between fields: `TrainConfig._cross_checks`)
+    "buffer_capacity": _AT_LEAST_1,
+    "min_buffer": _AT_LEAST_0,
+    "train_batch": _AT_LEAST_1,
+    "sgd_steps": _AT_LEAST_0,
+    "learning_rate": _POSITIVE,
+    "warmup_steps": _AT_LEAST_0,
+    "weight_decay": _AT_LEAST_0,
+    "momentum": Range(0, 1, hi_open=True),
+    "grad_clip": _AT_LEAST_0,
+    "value_weight": _AT_LEAST_0,
+    "ownership_weight": _AT_LEAST_0,
+    # run
+    "seed": Range(0, 2**32 - 1),  # jax.random.key keeps 32 bits: larger seeds repeat smaller ones
+    "iterations": _AT_LEAST_0,
+    "schedule_iterations": _AT_LEAST_0,
+    "eval_every": _AT_LEAST_0,
+    "eval_games": _AT_LEAST_0,
+    "eval_simulations": _AT_LEAST_1,
+    "checkpoint_every": _AT_LEAST_1,
+    "keep_checkpoints": _AT_LEAST_1,
+}
+"""The allowed range of every int and float field of `TrainConfig` (a test checks that none is
+missing); `TrainConfig.validate` checks each one."""
 
 
 def derive(cls: type, cfg: TrainConfig, **given: Any):
@@ -476,17 +595,38 @@ def _parse_value(key: str, raw, typ: type):
     raise ConfigError(f"unsupported type for {key}: {typ}")
 
 
+def _describe_json(value: Any, limit: int = 60) -> str:
+    """A JSON value as a message names it: 'null', 'an array [1, 2]', 'a string "x"'."""
+    if value is None:
+        return "null"
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    text = text if len(text) <= limit else text[:limit] + " ..."
+    kind = {list: "an array", str: "a string", bool: "a boolean"}.get(type(value), "a value")
+    return f"{'a number' if type(value) in (int, float) else kind} {text}"
+
+
 def _check_keys(keys, source: str) -> None:
     known = _field_types()
     for key in keys:
         if key not in known:
-            close = difflib.get_close_matches(key, list(known), n=3)
+            close = difflib.get_close_matches(str(key), list(known), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise ConfigError(f"unknown config key {key!r} in {source}{hint}")
 
 
 def from_dict(data: dict, base: TrainConfig | None = None, source: str = "config") -> TrainConfig:
-    """A validated config: `base` (default: the defaults) with `data`'s keys replaced."""
+    """A validated config: `base` (default: the defaults) with `data`'s keys replaced.
+
+    Raises:
+      ConfigError: `data` is not a mapping (e.g. a config.json holding a list or null), an
+        unknown key, or a bad value.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source} must hold a JSON object of config keys and values (like "
+                          f'{{"size": 9}}), got {_describe_json(data)}')
     _check_keys(data, source)
     types_ = _field_types()
     values = {k: _parse_value(k, v, types_[k]) for k, v in data.items()}
@@ -494,12 +634,21 @@ def from_dict(data: dict, base: TrainConfig | None = None, source: str = "config
 
 
 def parse_overrides(items: list[str]) -> dict[str, str]:
-    """`["lr=1e-3", "--size=9", "size 9"]`-style items -> {key: raw value}."""
+    """`["learning_rate=1e-3", "--size=9", "--num-simulations=8"]` -> {key: raw value}.
+
+    Each item is `key=value` or `--key=value`; dashes in a key read as underscores.
+
+    Raises:
+      ConfigError: an item without '=' (e.g. "size 9" or "size": a value is never taken from
+        the next item), naming it and the form to write.
+    """
     out = {}
     for item in items:
         text = item[2:] if item.startswith("--") else item
         if "=" not in text:
-            raise ConfigError(f"override {item!r} is not of the form key=value")
+            key, _, value = text.strip().partition(" ")
+            raise ConfigError(f"override {item!r} is not of the form key=value (write "
+                              f"{key or 'key'}={value.strip() or 'VALUE'})")
         key, value = text.split("=", 1)
         out[key.strip().replace("-", "_")] = value.strip()
     return out

@@ -12,7 +12,7 @@ import time
 
 import jax
 
-from alphago_jax.arena import RandomPlayer, SearchPlayer, play_match
+from alphago_jax.arena import PlayerSpecError, RandomPlayer, SearchPlayer, load_run, play_match
 
 
 def _log(message: str) -> None:
@@ -20,26 +20,26 @@ def _log(message: str) -> None:
 
 
 def main(run_dir: str, games: int, sims: int | None, seed: int) -> int:
-    """Plays the run's latest checkpoint against uniform random; 0 on success, 2 on a bad run.
+    """Plays the run's latest checkpoint against uniform random; 0 on success, 2 on bad input.
 
     Prints the time and simulations on stderr, and on stdout
-    `ckpt:RUN_DIR@STEP vs random: W-L-D, win rate X (95% CI lo-hi)`.
+    `ckpt:RUN_DIR@STEP vs random: W-L-D, win rate X (95% CI lo-hi)`. Bad input (numbers, a
+    missing or corrupt run) gets one line on stderr, before anything compiles.
 
     Args:
       run_dir: a training run directory.
-      games: games to play (colours alternating).
-      sims: simulations per move (default: the run's `eval_simulations`).
+      games: games to play (colours alternating), >= 1.
+      sims: simulations per move, >= 1 (default: the run's `eval_simulations`).
       seed: seed of the players' random choices.
     """
-    from alphago_jax import runs
-    from alphago_jax.checkpoint import CheckpointError
-    from alphago_jax.config import ConfigError
-
+    if games < 1:
+        return _fail(f"--games must be >= 1, got {games}")
+    if sims is not None and sims < 1:
+        return _fail(f"--sims must be >= 1, got {sims}")
     try:
-        run = runs.load_params(run_dir)
-    except (ConfigError, CheckpointError) as e:
-        _log(f"alphago-jax evaluate: {e}")
-        return 2
+        run = load_run(run_dir)
+    except PlayerSpecError as e:
+        return _fail(str(e))
     # A new player per call: the loaded run and its config stay as they were.
     player = SearchPlayer.from_run(run, sims)
     t0 = time.perf_counter()
@@ -48,3 +48,8 @@ def main(run_dir: str, games: int, sims: int | None, seed: int) -> int:
          f"{player.simulations} simulations per move")
     print(result.tally.line(f"ckpt:{run_dir}@{run.step}", "random"), flush=True)
     return 0
+
+
+def _fail(message: str) -> int:
+    _log(f"alphago-jax evaluate: {message}")
+    return 2

@@ -123,7 +123,10 @@ class RunLogger:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config = dict(config or {})
         self.postfix = dict(DEFAULT_POSTFIX if postfix is None else postfix)
-        self._file = open(self.run_dir / METRICS_FILE, "a", encoding="utf-8")
+        # Opened at the first record, so that a resuming caller can `repair_metrics` the file
+        # after the logger exists (a sweep's logger starts before the checkpoint is read).
+        self._file = None
+        self._closed = False
         self.bar = self._make_bar(total, initial, progress)
         self.wandb_run = None
         if use_wandb:
@@ -206,6 +209,8 @@ class RunLogger:
         values = {str(k): to_float(v, str(k)) for k, v in metrics.items()}
         step = int(step)
         record = {"step": step, "time": round(time.time(), 3), **values}
+        if self._file is None:
+            self._file = open(self.run_dir / METRICS_FILE, "a", encoding="utf-8")
         self._file.write(json.dumps(record) + "\n")
         self._file.flush()
         if self.wandb_run is not None:
@@ -239,10 +244,12 @@ class RunLogger:
     def close(self, exit_code: int | None = None) -> None:
         """Closes the bar and the metrics file and finishes the wandb run (marked failed when
         `exit_code` is non-zero); safe to call twice."""
-        if self._file.closed:
+        if self._closed:
             return
+        self._closed = True
         self.bar.close()
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
         if self.wandb_run is not None:
             self.wandb_run.finish(exit_code=exit_code)
             self.wandb_run = None
@@ -254,37 +261,110 @@ class RunLogger:
         self.close()
 
 
+class MetricsError(ValueError):
+    """A metrics.jsonl line that is not a JSON record, other than a torn last line."""
+
+
+_RECORD_START = '{"step": '
+
+
+def _record(text: str) -> dict | None:
+    """The metrics record a line holds, or None."""
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    ok = isinstance(record, dict) and isinstance(record.get("step"), int)
+    return record if ok else None
+
+
+def _parse_lines(path: Path) -> tuple[list[tuple[str, dict]], list[str]]:
+    """The (line, record) pairs of a metrics file, and how to mend the damage a kill mid-write
+    leaves, one phrase each: drop a torn last line, add the newline a complete last line lacks
+    (the next record would be glued onto it), or keep the record glued onto a torn one (files
+    written before `repair_metrics` existed).
+
+    Raises:
+      MetricsError: a line before the last is not a JSON record, naming the file and line.
+    """
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = text.splitlines()
+    pairs, damage, glued = [], [], 0
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        record, start = _record(line), line.rfind(_RECORD_START)
+        if record is None and start > 0 and _record(line[start:]) is not None:
+            line, record, glued = line[start:], _record(line[start:]), glued + 1
+        if record is None:
+            if i == len(lines) - 1:
+                damage.append("dropped a torn last line")
+                break
+            raise MetricsError(
+                f"{path}:{i + 1}: not a metrics record: {line[:80]!r}. Delete that line (or "
+                "the file, losing the logged history) and run again"
+            )
+        pairs.append((line, record))
+    if glued:
+        damage.append(f"recovered {glued} record(s) glued onto a torn one")
+    if text and not text.endswith("\n") and "dropped a torn last line" not in damage:
+        damage.append("added a missing final newline")
+    return pairs, damage
+
+
 def read_metrics(run_dir: str | Path, *, dedupe: bool = True) -> list[dict]:
     """The records of run_dir/metrics.jsonl, oldest step first.
 
     Args:
         run_dir: the run directory.
-        dedupe: keep only the last record written for each step (a resumed run re-logs the
-            iterations done after its last checkpoint); False returns every line as written.
+        dedupe: keep only the last record written for each step (files written before
+            `repair_metrics` existed hold the iterations a resumed run re-logged); False returns
+            every line as written.
 
     Returns:
         A list of dicts with 'step', 'time' and the metrics; [] if the file does not exist.
         A trailing partial line (the process was killed mid-write) is skipped.
+
+    Raises:
+        MetricsError: a line other than the last is not a metrics record.
     """
     path = Path(run_dir) / METRICS_FILE
     if not path.exists():
         return []
-    records = []
-    with open(path, encoding="utf-8") as f:
-        lines = f.read().splitlines()
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            if i == len(lines) - 1:
-                break  # a write cut short by a crash
-            raise ValueError(f"{path}:{i + 1}: not a JSON record: {line[:80]!r}") from None
+    records = [r for _, r in _parse_lines(path)[0]]
     if not dedupe:
         return records
     by_step = {r["step"]: r for r in records}  # later lines overwrite earlier ones
     return sorted(by_step.values(), key=lambda r: r["step"])
+
+
+def repair_metrics(run_dir: str | Path, keep_through: int) -> list[str]:
+    """Readies run_dir/metrics.jsonl for a run that continues after step `keep_through` (its
+    checkpoint): mends what a kill mid-write left (a torn last line is dropped, so the next
+    record is not glued onto it; see `_parse_lines`) and drops the records of steps after
+    `keep_through` (the run logs those iterations again), so the file never holds a step twice.
+    Every other line is kept as it was. The file is replaced atomically, and left untouched
+    when there is nothing to mend.
+
+    Returns:
+        What was repaired, one phrase each (empty when nothing was).
+
+    Raises:
+        MetricsError: a line other than the last is not a metrics record (nothing is changed).
+    """
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        return []
+    pairs, fixed = _parse_lines(path)
+    keep = [line for line, r in pairs if r["step"] <= keep_through]
+    if len(keep) < len(pairs):
+        fixed.append(f"dropped {len(pairs) - len(keep)} record(s) after step {keep_through} "
+                     "(the run logs those steps again)")
+    if fixed:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
+        os.replace(tmp, path)
+    return fixed
 
 
 def last_values(records: Sequence[dict], names: Sequence[str]) -> dict[str, float]:

@@ -15,6 +15,7 @@ cannot be resumed (start a new run with ``init_from=DIR`` to continue from one).
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -23,6 +24,7 @@ import jax.numpy as jnp
 
 from alphago_jax.checkpoint import Checkpointer, CheckpointError
 from alphago_jax.config import ConfigError, TrainConfig, make_config, parse_overrides
+from alphago_jax.logging import MetricsError, read_metrics
 from alphago_jax.nets import Network, count_params
 from alphago_jax.trainer import Carry, Trainer
 
@@ -46,9 +48,48 @@ def load_config(run_dir: str | Path) -> TrainConfig:
       ConfigError: not a run directory, or a bad config.json.
     """
     path = config_path(run_dir)
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{path} is not a file; a run directory's config.json holds its "
+                          "config")
     if not path.is_file():
         raise ConfigError(f"{run_dir} is not a run directory (no config.json)")
     return TrainConfig.load(path)
+
+
+def not_a_directory(path: Path) -> str | None:
+    """Why `path` cannot be a directory ('X is a file, not a directory', or is inside a file),
+    or None when it is one or can be made."""
+    for p in (path, *path.parents):
+        if p.exists():
+            if p.is_dir():
+                return None
+            where = "is a file" if p == path else f"is inside the file {p}"
+            return f"{path} {where}, not a directory"
+    return None
+
+
+def check_run_dir(run_dir: str | Path) -> None:
+    """Checks what a `train` command will write into before anything is written or compiled:
+    `run_dir`, its checkpoints directory and its metrics.jsonl (config.json is read by
+    `load_config`). A missing run directory is fine (a new run).
+
+    Raises:
+      ConfigError: naming the path that is a file where a directory belongs (or the reverse),
+        or the metrics.jsonl line that is not a record, and what to do.
+    """
+    run_dir = Path(run_dir)
+    problem = not_a_directory(run_dir)
+    if problem:
+        raise ConfigError(f"--run-dir {problem}: name a run directory (a new one starts a run, "
+                          "an existing one resumes it)")
+    ckpt = checkpoint_dir(run_dir)
+    if ckpt.exists() and not ckpt.is_dir():
+        raise ConfigError(f"{ckpt} is a file where the run's checkpoints directory belongs: "
+                          "move it away")
+    try:
+        read_metrics(run_dir, dedupe=False)
+    except MetricsError as e:
+        raise ConfigError(str(e)) from None
 
 
 def resolve_config(run_dir: str | Path, preset: str, overrides: list[str] | dict
@@ -62,9 +103,10 @@ def resolve_config(run_dir: str | Path, preset: str, overrides: list[str] | dict
     mid-run. Keys that are not given keep their saved values, whatever the preset's are.
 
     Raises:
-      ConfigError: a bad key or value, or a given value that differs from the saved run's,
-        naming each key with both values.
+      ConfigError: a bad key or value, a given value that differs from the saved run's (naming
+        each key with both values), or a bad run directory (`check_run_dir`).
     """
+    check_run_dir(run_dir)
     items = overrides if isinstance(overrides, dict) else parse_overrides(list(overrides))
     wanted = make_config(preset, items)
     if not config_path(run_dir).exists():
@@ -133,9 +175,9 @@ def restore_state(ckpt: Checkpointer, trainer: Trainer, step: int) -> Carry:
 
     Raises:
       CheckpointError: the checkpoint lacks a part (a supervised or format-1 checkpoint), is
-        corrupt, or does not fit the trainer.
+        corrupt (naming its directory, to delete), or does not fit the trainer.
     """
-    items = ckpt.items(step)
+    items, meta = _manifest(ckpt, step)
     missing = [i for i in STATE_ITEMS if i not in items]
     if missing:
         why = ("it was written by an older alphago-jax (one 'state' item)"
@@ -144,15 +186,65 @@ def restore_state(ckpt: Checkpointer, trainer: Trainer, step: int) -> Carry:
             f"checkpoint step {step} in {ckpt.directory} cannot be resumed: {why}. Start a new "
             f"run from its network with init_from={ckpt.directory.parent}"
         )
+    if not all(isinstance(meta.get(k), int) for k in ("iteration", "sgd_step")):
+        raise CheckpointError(
+            f"checkpoint step {step} in {ckpt.directory} has no iteration / sgd_step metadata "
+            f"(it was not written by train). {_delete_hint(ckpt, step)}"
+        )
     target = trainer.abstract_carry()
+    quiet_abandoned_reads()  # before: the noise can come from other threads at once
     got = ckpt.restore_items(
         {"params": target.train.params, "opt_state": target.train.opt_state,
          "selfplay": target.selfplay, "replay": target.replay}, step)
-    meta = ckpt.metadata(step)
     train = target.train.replace(params=got["params"], opt_state=got["opt_state"],
                                  step=jnp.int32(meta["sgd_step"]))
     return Carry(train=train, selfplay=got["selfplay"], replay=got["replay"],
                  iteration=jnp.int32(meta["iteration"]))
+
+
+def _manifest(ckpt: Checkpointer, step: int) -> tuple[list[str], dict]:
+    """(item names, metadata) of checkpoint `step`.
+
+    Raises:
+      CheckpointError: an unreadable manifest, naming the step directory to delete.
+    """
+    try:
+        return ckpt.items(step), ckpt.metadata(step) or {}
+    except CheckpointError as e:
+        if str(ckpt.directory / str(step)) in str(e):
+            raise  # it already names the directory and what to do
+        raise CheckpointError(f"{e}. {_delete_hint(ckpt, step)}") from None
+
+
+def _delete_hint(ckpt: Checkpointer, step: int) -> str:
+    """What to do about an unusable checkpoint: delete its directory, and where the run then
+    resumes."""
+    earlier = [s for s in ckpt.all_steps() if s < step]
+    then = f"from step {earlier[-1]}" if earlier else "from the start (no earlier checkpoint)"
+    return f"Delete {ckpt.directory / str(step)} to resume {then}"
+
+
+def quiet_abandoned_reads() -> None:
+    """Silences the noise of a failed restore (idempotent; other unraisable errors still go to
+    the previous hook).
+
+    When one array of a restore fails, orbax closes its event loop while tensorstore is still
+    reading the others; each of those reads then ends in a 'RuntimeError: Event loop is
+    closed' traceback printed as an unraisable exception, from another thread and possibly
+    after the CheckpointError has been reported. They say nothing that error does not.
+    """
+    previous = sys.unraisablehook
+    if getattr(previous, "quiets_abandoned_reads", False):
+        return
+
+    def hook(unraisable) -> None:
+        exc = unraisable.exc_value
+        if isinstance(exc, RuntimeError) and str(exc) == "Event loop is closed":
+            return
+        previous(unraisable)
+
+    hook.quiets_abandoned_reads = True
+    sys.unraisablehook = hook
 
 
 class LoadedRun(NamedTuple):
@@ -195,6 +287,7 @@ def load_params(run_dir: str | Path, step: int | None = None) -> LoadedRun:
             step = steps[-1]
         elif step not in steps:
             raise CheckpointError(f"{run_dir} has no checkpoint for step {step} (steps: {steps})")
+        quiet_abandoned_reads()  # before: the noise can come from other threads at once
         if ckpt.items(step) == [_FORMAT1_ITEM]:
             params = ckpt.restore_part(_FORMAT1_ITEM, _FORMAT1_PARAMS, target, step)
         else:

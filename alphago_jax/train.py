@@ -22,7 +22,14 @@ import jax.numpy as jnp
 from alphago_jax import arena, runs
 from alphago_jax.checkpoint import Checkpointer, CheckpointError
 from alphago_jax.config import ConfigError, TrainConfig, from_dict, parse_overrides
-from alphago_jax.logging import RunLogger, last_values, read_metrics, sweep_id
+from alphago_jax.logging import (
+    MetricsError,
+    RunLogger,
+    last_values,
+    read_metrics,
+    repair_metrics,
+    sweep_id,
+)
 from alphago_jax.loop import run_iterations
 from alphago_jax.scaling.compute import train_flops
 from alphago_jax.trainer import Carry, Trainer, make_train
@@ -146,20 +153,21 @@ def _setup(run_path: Path, preset: str, overrides: list[str]
     """(config, whether config.json must be written, a wandb-sweep logger already started)."""
     cfg, write = runs.resolve_config(run_path, preset, overrides)
     logger = None
-    if cfg.wandb and sweep_id():
-        # An agent may pass the sweep's parameters only in wandb.config: start the wandb run
-        # now and apply them before anything compiles.
-        logger = RunLogger(run_path, cfg.to_dict(), total=cfg.iterations,
-                           project=cfg.wandb_project)
-        try:
+    try:
+        if cfg.wandb and sweep_id():
+            # An agent may pass the sweep's parameters only in wandb.config: start the wandb
+            # run now and apply them before anything compiles.
+            logger = RunLogger(run_path, cfg.to_dict(), total=cfg.iterations,
+                               project=cfg.wandb_project)
             swept = _apply_sweep_config(run_path, preset, overrides, cfg, logger)
-        except ConfigError:
+            write = write or swept != cfg
+            cfg = swept
+        if cfg.init_from and not runs.checkpoint_dir(run_path).is_dir():
+            runs.check_warm_start(cfg)  # before anything compiles or is written
+    except (ConfigError, CheckpointError):
+        if logger is not None:
             logger.close(exit_code=2)
-            raise
-        write = write or swept != cfg
-        cfg = swept
-    if cfg.init_from and not runs.checkpoint_dir(run_path).is_dir():
-        runs.check_warm_start(cfg)  # before anything compiles or is written
+        raise
     return cfg, write, logger
 
 
@@ -180,16 +188,18 @@ def main(run_dir: str | None, preset: str = "default", overrides: list[str] | No
     trainer = make_train(cfg)
     base_key = jax.random.key(cfg.seed)
     _describe(cfg, trainer, run_path)
-    ckpt = Checkpointer(runs.checkpoint_dir(run_path), keep=cfg.keep_checkpoints)
+    ckpt = None
     try:
+        ckpt = Checkpointer(runs.checkpoint_dir(run_path), keep=cfg.keep_checkpoints)
         carry = _start(trainer, ckpt, base_key)
-    except (ConfigError, CheckpointError) as e:
+        start = int(carry.iteration)
+        _repair_metrics(run_path, start)
+    except (ConfigError, CheckpointError, MetricsError) as e:
         _log(f"alphago-jax train: {e}")
-        ckpt.close()
+        _close_quietly(ckpt)
         if logger is not None:
             logger.close(exit_code=2)
         return 2
-    start = int(carry.iteration)
     _log(f"network: {trainer.describe(carry.train.params)}")
     if logger is None:
         logger = RunLogger(run_path, cfg.to_dict(), total=cfg.iterations, initial=start,
@@ -198,15 +208,47 @@ def main(run_dir: str | None, preset: str = "default", overrides: list[str] | No
         logger.start_at(start, total=cfg.iterations)
     hooks = [EvalHook(trainer, carry.train.params, base_key), flops_hook(trainer),
              lambda done, carry, metrics: logger.log(done, metrics), checkpoint_hook(ckpt, cfg)]
+    return _run(trainer, carry, base_key, hooks, ckpt, logger, run_path)
+
+
+def _run(trainer: Trainer, carry: Carry, base_key, hooks, ckpt: Checkpointer, logger: RunLogger,
+         run_path: Path) -> int:
+    """Runs the iterations; 0, or 1 when a checkpoint could not be saved (disk full, ...):
+    reported in one line, the checkpoints already complete are kept."""
+    code = 0
     try:
-        run_iterations(trainer, carry, base_key, cfg.iterations, hooks)
+        run_iterations(trainer, carry, base_key, trainer.cfg.iterations, hooks)
         # The last evaluation as the wandb summary: the value a sweep reports for the run.
         logger.summarize(last_values(read_metrics(run_path), EVAL_METRICS))
+    except CheckpointError as e:
+        _log(f"alphago-jax train: {e}")
+        code = 1
     finally:
+        if not _close_quietly(ckpt) and code == 0:
+            code = 1
+        logger.close(exit_code=code or None)
+    return code
+
+
+def _close_quietly(ckpt: Checkpointer | None) -> bool:
+    """Waits for the pending checkpoint save and closes; False (reported) when it failed."""
+    if ckpt is None:
+        return True
+    try:
         ckpt.wait()
         ckpt.close()
-        logger.close()
-    return 0
+    except CheckpointError as e:
+        _log(f"alphago-jax train: {e}")
+        return False
+    return True
+
+
+def _repair_metrics(run_path: Path, start: int) -> None:
+    """Readies metrics.jsonl for a run starting after iteration `start` (see
+    `logging.repair_metrics`) and says what was mended."""
+    fixed = repair_metrics(run_path, keep_through=start)
+    if fixed:
+        _log(f"{run_path / 'metrics.jsonl'}: {'; '.join(fixed)}")
 
 
 def _start(trainer: Trainer, ckpt: Checkpointer, base_key) -> Carry:

@@ -55,10 +55,16 @@ class Trainer:
       optimizer: the optax optimizer (schedule over `cfg.schedule_steps`).
       iteration: jitted `(carry, key) -> (carry, metrics)`, donating the carry.
       bootstrap_iteration: the same for random-play value-bootstrap iterations.
+      backend: the backend whose compiled forms are used ('cpu', 'gpu', 'tpu'; default: JAX's
+        default backend); `cpu_forms` is True on 'cpu'.
     """
 
-    def __init__(self, cfg: TrainConfig):
+    def __init__(self, cfg: TrainConfig, backend: str | None = None):
         self.cfg = cfg.validate()
+        # XLA:CPU forms (unrolled SGD steps, a select for "train yet?") only where they are
+        # faster; on GPU/TPU a rolled scan and a lax.cond (see `_train_or_keep`).
+        self.backend = backend or jax.default_backend()
+        self.cpu_forms = self.backend == "cpu"
         self.network = cfg.network()
         self.rules = cfg.rules()
         self.sizes = cfg.board_sizes
@@ -138,7 +144,7 @@ class Trainer:
 
     def _train(self, ts: TrainState, buf, key, bootstrap: bool):
         new, losses = sgd_steps(ts, buf, key, self.cfg.sgd_steps, self.network, self.optimizer,
-                                self.learner)
+                                self.learner, unroll=self.cpu_forms)
         if bootstrap:
             # Random-play positions carry no policy target, so the policy head gets a zero
             # gradient, but weight decay would still shrink it: keep it exactly as it was.
@@ -147,19 +153,31 @@ class Trainer:
             new = new.replace(params=params)
         return new, losses
 
+    def _train_or_keep(self, ts: TrainState, buf, key, bootstrap: bool, trained):
+        """The SGD steps once the buffer holds enough finished positions; else `ts` unchanged
+        and zero losses."""
+        if self.cpu_forms:
+            # A select rather than lax.cond: on XLA:CPU conv gradients inside a cond branch ran
+            # ~14x slower (18.4 vs 1.3 CPU-seconds for 8 steps), and the steps wasted before the
+            # buffer fills are few.
+            new, losses = self._train(ts, buf, key, bootstrap)
+            ts = jax.tree.map(lambda a, b: jnp.where(trained, a, b), new, ts)
+            return ts, jax.tree.map(lambda v: jnp.where(trained, v, 0.0), losses)
+
+        def keep(ts):
+            shapes = jax.eval_shape(lambda t: self._train(t, buf, key, bootstrap)[1], ts)
+            return ts, jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shapes)
+
+        return jax.lax.cond(trained, lambda t: self._train(t, buf, key, bootstrap), keep, ts)
+
     def _iteration(self, carry: Carry, key, bootstrap: bool = False):
         k_sp, k_sgd = jax.random.split(key)
         sp, buf, stats = self._selfplay(
             carry.train.params, carry.selfplay, carry.replay, k_sp, bootstrap
         )
         n_ready = replay.num_ready(buf)
-        # Train only once the buffer holds enough finished positions. A select rather than
-        # lax.cond: on XLA:CPU conv gradients inside a cond branch ran ~14x slower (18.4 vs 1.3
-        # CPU-seconds for 8 steps), and the steps wasted before the buffer fills are few.
         trained = n_ready >= self.cfg.min_buffer
-        new_ts, losses = self._train(carry.train, buf, k_sgd, bootstrap)
-        ts = jax.tree.map(lambda a, b: jnp.where(trained, a, b), new_ts, carry.train)
-        losses = jax.tree.map(lambda v: jnp.where(trained, v, 0.0), losses)
+        ts, losses = self._train_or_keep(carry.train, buf, k_sgd, bootstrap, trained)
         metrics = {**stats, **losses, "buffer_ready": n_ready,
                    "trained": trained.astype(jnp.int32),
                    "bootstrap": jnp.int32(bootstrap)}
@@ -167,5 +185,5 @@ class Trainer:
         return new, metrics
 
 
-def make_train(cfg: TrainConfig) -> Trainer:
-    return Trainer(cfg)
+def make_train(cfg: TrainConfig, backend: str | None = None) -> Trainer:
+    return Trainer(cfg, backend)

@@ -31,6 +31,7 @@ from alphago_jax.arena import (
     fit_elo,
     parse_player,
     play_match,
+    players,
     wilson_interval,
 )
 from alphago_jax.config import make_config
@@ -39,7 +40,7 @@ from alphago_jax.sgf import read_sgf, replay
 
 GNUGO = "/usr/games/gnugo"
 LINE = re.compile(r"^(.+) vs (.+): (\d+)-(\d+)-(\d+), win rate (\d\.\d{3}) "
-                  r"\(95% CI (\d\.\d{3})-(\d\.\d{3})\)$")
+                  r"\(95% CI (\d\.\d{3})-(\d\.\d{3})\)(?:, forfeits: A (\d+), B (\d+))?$")
 
 
 def _match(rules, a, b, games=2, **kw):
@@ -60,6 +61,9 @@ def test_illegal_move_forfeits_and_is_recorded(tmp_path):
     # Game 1: B is black and plays B2; A (white) answers B2 too and forfeits.
     assert (g1.reason, g1.winner, g1.a_points) == ("forfeit", BLACK, 0.0)
     assert res.line().startswith("A vs B: 1-1-0")
+    # Illegal moves are forfeits under the rules, not failures of a player.
+    assert (res.forfeits, res.failures) == ((1, 1), (0, 0))
+    assert res.line().endswith(", forfeits: A 1, B 1") and not (g0.failure or g1.failure)
     rec = read_sgf(tmp_path / "game-0000.sgf")
     assert (rec.black, rec.white, rec.result) == ("A", "B", "B+F")
     assert "forfeit" in rec.comment and "occupied" in rec.comment
@@ -252,7 +256,69 @@ def test_protocol_errors_forfeit(fake_gtp, mode, why, tmp_path):
         assert g.reason == "forfeit" and g.a_points == 1.0, g
         assert why in g.detail and fake_gtp(mode) in g.detail
     assert res.line().startswith("random vs gtp:")
+    assert res.line().endswith(", forfeits: A 0, B 2") and res.failures == (0, 2)
     assert "forfeit" in read_sgf(tmp_path / "game-0001.sgf").comment
+
+
+def _send_within(client, command, seconds):
+    """`client.send(command)` in a thread: (PlayerError raised, seconds taken); the test fails,
+    and the engine is killed, when it has not returned after `seconds` (the old client hung)."""
+    import concurrent.futures
+    import time
+
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    t0 = time.monotonic()
+    future = pool.submit(client.send, command)
+    try:
+        future.result(timeout=seconds)
+    except PlayerError as e:
+        return e, time.monotonic() - t0
+    except concurrent.futures.TimeoutError:
+        client.proc.kill()
+        pytest.fail(f"send({command!r}) still waiting after {seconds}s")
+    finally:
+        pool.shutdown(wait=False)
+    pytest.fail(f"send({command!r}) returned a reply")
+
+
+def test_gtp_deadline_holds_while_the_engine_prints(monkeypatch):
+    # With no limit on chatter, only the deadline stops `yes` (which prints faster than the
+    # client reads): it is checked before every line, not only when the engine is quiet.
+    monkeypatch.setattr(players, "_MAX_NOISE", 10**12, raising=False)
+    client = GTPClient("yes", timeout=1.0)
+    err, took = _send_within(client, "boardsize 5", 6.0)
+    assert "no reply to 'boardsize 5' within 1s" in str(err) and took < 3.0
+    assert client.proc.poll() is not None and not client.alive  # killed
+
+
+def test_gtp_flood_is_bounded_and_killed():
+    # `yes` prints lines as fast as it can and never replies: the client neither waits out the
+    # whole timeout nor keeps what it prints.
+    client = GTPClient("yes", timeout=30.0)
+    err, took = _send_within(client, "boardsize 5", 10.0)
+    assert "not a reply to 'boardsize 5'" in str(err) and took < 5.0
+    assert client.proc.poll() is not None and client._lines.maxsize > 0
+
+
+def test_failed_engine_is_killed_and_replaced(fake_gtp):
+    seat = parse_player(fake_gtp("refuse"), gtp_timeout=5.0).seat()
+    rules = Rules(size=5, komi=7.5)
+    seat.new_game(rules, 0)
+    proc = seat.client.proc
+    with pytest.raises(PlayerError, match="nope"):
+        seat.genmove(BLACK)
+    assert seat.client is None and proc.poll() is not None
+    seat.new_game(rules, 1)  # the next game starts a fresh engine
+    assert seat.client.alive and seat.client.proc.pid != proc.pid
+    seat.close()
+
+
+def test_gtp_timeout_must_be_positive():
+    for bad in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(PlayerSpecError, match="timeout"):
+            parse_player(f"gtp:{sys.executable}", gtp_timeout=bad)
+        with pytest.raises(ValueError, match="timeout"):
+            GTPClient([sys.executable], timeout=bad)
 
 
 def test_gtp_client_round_trip_and_close(fake_gtp):
@@ -327,6 +393,7 @@ def test_cli_prints_the_line_last(fake_gtp, capsys, tmp_path):
     assert m and m.group(1) == "random" and m.group(2) == fake_gtp("pass")
     # Random as Black fills the board while the engine passes; as White it still wins on area.
     assert (m.group(3), m.group(4), m.group(5)) == ("3", "0", "0")
+    assert (m.group(9), m.group(10)) == ("0", "0")  # no forfeits
     assert len(list(tmp_path.glob("*.sgf"))) == 3
 
 
@@ -486,7 +553,9 @@ def test_checkpoint_vs_gnugo_5x5(tiny_run, tmp_path, capsys):
     m = LINE.match(out[-1])
     assert m and m.group(1) == f"ckpt:{tiny_run}:2" and m.group(2) == spec_b
     assert sum(int(m.group(k)) for k in (3, 4, 5)) == 2
-    assert not any("forfeit" in line for line in out), out
+    # No game was forfeited: none in the game lines, zero in the summary line.
+    assert not any("forfeit" in line for line in out[:-1]), out
+    assert (m.group(9), m.group(10)) == ("0", "0")
     rules = Rules(size=5, komi=7.5, superko=True, suicide=False)
     for path in sorted(tmp_path.glob("*.sgf")):
         rec = read_sgf(path)

@@ -37,3 +37,18 @@ def test_bench_selfplay_with_pgx():
     ratio_line = lines[-2]
     assert ratio_line.startswith("pgx-style loop: ") and "ratio" in ratio_line
     assert result["ratio"] == pytest.approx(result["ours_moves_per_s"] / result["pgx_moves_per_s"])
+
+
+def test_cli_config_error_is_one_message(monkeypatch, capsys):
+    # Settings valid one by one but refused by the config together: a message, not a traceback.
+    from alphago_jax import cli
+    from alphago_jax.config import ConfigError
+
+    def refuse(*args, **kwargs):
+        raise ConfigError("selfplay_batch must be >= 1, got 0")
+
+    monkeypatch.setattr(bench, "bench_config", refuse)
+    assert cli.main(["bench", "selfplay", "--no-pgx"]) == 2
+    out, err = capsys.readouterr()
+    assert err.strip() == "alphago-jax bench selfplay: selfplay_batch must be >= 1, got 0"
+    assert out == ""

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import pytest
 
 from alphago_jax import cli
 from alphago_jax.config import (
     PRESETS,
+    RANGES,
     ConfigError,
     TrainConfig,
+    _field_types,
     field_docs,
     from_dict,
     make_config,
@@ -117,11 +120,55 @@ def test_fractional_scientific_notation_is_not_an_integer():
         ("lr_schedule=linear", "lr_schedule"),
         ("keep_checkpoints=0", "keep_checkpoints"),
         ("max_moves=-1", "max_moves"),
+        ("komi=nan", "komi must be finite and in [-361, 361], got nan"),
+        ("learning_rate=inf", "learning_rate must be finite and > 0, got inf"),
+        ("gumbel_scale=-1", "gumbel_scale must be finite and >= 0, got -1.0"),
+        ("dirichlet_alpha=0", "dirichlet_alpha must be finite and > 0, got 0.0"),
+        ("momentum=1", "momentum must be finite and in [0, 1), got 1.0"),
+        ("weight_decay=-1e-4", "weight_decay must be finite and >= 0"),
+        ("grad_clip=-1", "grad_clip must be finite and >= 0"),
+        ("value_weight=-1", "value_weight must be finite and >= 0"),
+        ("ownership_weight=nan", "ownership_weight must be finite and >= 0, got nan"),
+        ("temperature_moves=-1", "temperature_moves must be >= 0, got -1"),
+        ("temperature=nan", "temperature must be finite and > 0, got nan"),
+        ("seed=-1", "seed must be in 0..4294967295, got -1"),
+        ("buffer_capacity=1e12", "buffer_capacity must be >= 1 and <= 2147483647 (int32)"),
+        ("eval_games=0", "eval_games must be >= 1 when eval_every > 0 (eval_every=50), got 0"),
+        ("train_batch=1001", "train_batch must be in 1..buffer_capacity (1000), got 1001"),
     ],
 )
 def test_out_of_range_values_are_refused(item, words):
-    with pytest.raises(ConfigError, match=words):
-        make_config("default", [item])
+    extra = ["buffer_capacity=1000", "min_buffer=0"] if item.startswith("train_batch") else []
+    with pytest.raises(ConfigError) as e:
+        make_config("default", [*extra, item])
+    assert words in str(e.value)
+
+
+def test_every_number_has_a_range_and_every_float_must_be_finite():
+    numeric = {k for k, t in _field_types().items() if t in (int, float)}
+    assert set(RANGES) == numeric  # a new numeric field needs its range
+    base = make_config("default")
+    for key in sorted(numeric):
+        rng, integer = RANGES[key], _field_types()[key] is int
+        bad = [] if integer else [math.nan, math.inf, -math.inf]
+        if rng.lo is not None:
+            bad.append(rng.lo if rng.lo_open else rng.lo - (1 if integer else 0.5))
+        if rng.hi is not None:
+            bad.append(rng.hi if rng.hi_open else rng.hi + (1 if integer else 0.5))
+        for value in bad:
+            value = int(value) if integer else float(value)
+            with pytest.raises(ConfigError) as e:
+                dataclasses.replace(base, **{key: value}).validate()
+            # The message names the key, the range and the value.
+            text = f"{key} must be {'' if integer else 'finite and '}{rng.text(integer)}"
+            assert str(e.value).startswith(text) and f"got {value!r}" in str(e.value), key
+
+
+def test_cross_field_limits():
+    with pytest.raises(ConfigError, match=r"max_board_size must be >= size \(9\)"):
+        make_config("default", ["net=transformer", "size=9", "max_board_size=7"])
+    make_config("default", ["net=transformer", "pos_embedding=2d", "size=9", "max_board_size=7"])
+    make_config("default", ["eval_every=0", "eval_games=0"])  # no evaluations, no games needed
 
 
 def test_range_error_mentions_the_config():
@@ -189,6 +236,18 @@ def test_dash_and_plain_forms_give_the_same_config():
 def test_override_without_equals_is_refused():
     with pytest.raises(ConfigError, match="'size' is not of the form key=value"):
         parse_overrides(["size"])
+    with pytest.raises(ConfigError, match=r"'size 9' is not of the form key=value \(write size=9"):
+        parse_overrides(["size 9"])
+
+
+@pytest.mark.parametrize("words", [["komi", "5.5"], ["--preset", "tiny-9x9", "komi"]])
+def test_cli_refuses_space_separated_overrides(tmp_path, capsys, words):
+    """`train ... komi 5.5` used to run with komi 7.5: the words were silently dropped."""
+    run_dir = tmp_path / "run"
+    assert cli.main(["train", "--run-dir", str(run_dir), "size=5", *words]) == 2
+    err = capsys.readouterr().err
+    assert "is not an override: write each as key=value or --key=value (e.g. komi=" in err
+    assert not run_dir.exists()
 
 
 def test_dict_overrides():
@@ -214,6 +273,12 @@ def test_load_rejects_unknown_keys_and_bad_json(tmp_path):
     path.write_text("{not json")
     with pytest.raises(ConfigError, match="cannot read config"):
         TrainConfig.load(path)
+    for text, kind in (("[1, 2]", "an array [1, 2]"), ("null", "null"), ('"x"', 'a string "x"'),
+                       ("3", "a number 3")):
+        path.write_text(text)
+        with pytest.raises(ConfigError, match="config.json must hold a JSON object") as e:
+            TrainConfig.load(path)
+        assert str(e.value).endswith(f"got {kind}")
     with pytest.raises(ConfigError, match="cannot read config"):
         TrainConfig.load(tmp_path / "missing.json")
 

@@ -1,5 +1,7 @@
 """Tests for the GTP engine: a scripted session (ids, errors, ko/suicide, undo, scoring,
-loadsgf/printsgf), genmove with a real checkpoint, and one subprocess session."""
+loadsgf/printsgf), genmove and live analysis with a real checkpoint, the protocol loop's
+streaming, and subprocess sessions. Handicap, scoring-support and time-control commands without
+a network are in test_gtp_commands.py."""
 
 from __future__ import annotations
 
@@ -7,47 +9,46 @@ import io
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
+from gtp_analysis_parser import parse_response
+from gtp_helpers import RULES, board_rows, fail, ok, scripted_player
 
 from alphago_jax import cli
 from alphago_jax.arena import SearchPlayer
 from alphago_jax.checkpoint import Checkpointer
 from alphago_jax.config import make_config
 from alphago_jax.gtp import GTPEngine, from_checkpoint
+from alphago_jax.gtp.engine import stop_after
 from alphago_jax.rules import Rules
 from alphago_jax.rules.coords import gtp_to_action
 from alphago_jax.sgf import read_sgf
 
-TINY = [
-    "size=5", "blocks=1", "channels=8", "iterations=1", "selfplay_batch=4", "selfplay_steps=2",
-    "num_simulations=2", "min_buffer=0", "train_batch=8", "sgd_steps=1", "eval_every=0",
-    "wandb=false", "buffer_capacity=64", "eval_simulations=4",
-]
+TINY = ["size=5", "blocks=1", "channels=8", "eval_simulations=4", "wandb=false"]
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     """A run directory with one checkpoint of a tiny 5x5 net.
 
-    The run is written the way `alphago_jax.train.main` writes it (config.json + a checkpoint of
-    the trainer's carry, `runs.save_state`) but from freshly initialised parameters: compiling a
-    training iteration would cost ~30 s of this file's budget and the engine only needs loadable
-    weights.
+    config.json and a parameters-only checkpoint (`runs.save_params`, what supervised runs
+    write) of freshly initialised parameters: the engine only needs loadable weights, and
+    initialising a whole trainer would compile far more.
     """
-    from alphago_jax.runs import save_state
-    from alphago_jax.trainer import make_train
+    from alphago_jax.runs import save_params
 
     path = tmp_path_factory.mktemp("gtp") / "run"
     path.mkdir()
     cfg = make_config("default", TINY)
     cfg.save(path / "config.json")
-    carry = make_train(cfg).init(jax.random.key(cfg.seed))
+    params = cfg.network().init(jax.random.key(cfg.seed))
     with Checkpointer(path / "checkpoints", async_save=False) as ckpt:
-        save_state(ckpt, 1, carry)
+        save_params(ckpt, 1, params)
     return path
 
 
@@ -56,42 +57,9 @@ def net_engine(run_dir) -> GTPEngine:
     return from_checkpoint(str(run_dir), sims=4, resign_threshold=-1.0)
 
 
-def scripted_player(actions, value=0.0):
-    """A player that answers the given actions in turn (for protocol tests without a net)."""
-    it = iter(actions)
-    return lambda rules, state, key: (next(it), value)
-
-
-# The tiny run's rules, so that the engines here share compiled moves and scoring.
-RULES = Rules(size=5, komi=7.5, superko=True, suicide=False, history=2)
-
-
 @pytest.fixture
 def engine() -> GTPEngine:
     return GTPEngine(scripted_player([]), RULES, log=io.StringIO())
-
-
-def ok(engine: GTPEngine, line: str) -> str:
-    response = engine.handle(line)
-    assert response is not None and response.endswith("\n\n"), response
-    assert response.startswith("="), f"{line!r} -> {response!r}"
-    assert "\n\n" not in response[:-2]  # a blank line would end the response early
-    return response[1:].split(" ", 1)[1][:-2] if " " in response else ""
-
-
-def fail(engine: GTPEngine, line: str, pattern: str = "") -> str:
-    response = engine.handle(line)
-    assert response is not None and response.startswith("?"), f"{line!r} -> {response!r}"
-    assert response.endswith("\n\n") and pattern in response, response
-    return response
-
-
-def board_rows(engine: GTPEngine) -> list[str]:
-    """showboard's rows, top first, as '.XO' strings."""
-    text = ok(engine, "showboard")
-    n = engine.game.rules.size
-    lines = text.strip("\n").split("\n")
-    return ["".join(line.split()[1:-1]) for line in lines[1:1 + n]]
 
 
 def test_protocol_basics(engine):
@@ -106,8 +74,13 @@ def test_protocol_basics(engine):
     commands = ok(engine, "list_commands").split("\n")
     for c in ("protocol_version", "name", "version", "known_command", "list_commands", "quit",
               "boardsize", "clear_board", "komi", "play", "genmove", "undo", "final_score",
-              "showboard", "time_settings", "time_left", "loadsgf", "printsgf"):
+              "showboard", "time_settings", "time_left", "loadsgf", "printsgf",
+              # issue 12: handicap, scoring support, live analysis
+              "fixed_handicap", "place_free_handicap", "set_free_handicap", "final_status_list",
+              "kgs-genmove_cleanup", "lz-analyze", "kata-analyze", "lz-genmove_analyze",
+              "kata-genmove_analyze", "gogui-analyze_commands"):
         assert c in commands
+    assert all(ok(engine, f"known_command {c}") == "true" for c in commands)
     assert ok(engine, "time_settings 300 30 5") == "" and ok(engine, "time_left b 100 0") == ""
     fail(engine, "boardsize 27", "unacceptable size")
     fail(engine, "boardsize nine", "syntax error")
@@ -276,8 +249,113 @@ def test_genmove_with_checkpoint(net_engine):
     ok(eng, "boardsize 5")
 
 
+def test_live_analysis_with_checkpoint(net_engine):
+    """lz-analyze / kata-analyze / genmove_analyze streams of the real search, read by an
+    independent parser of the published formats."""
+    eng = net_engine
+    ok(eng, "boardsize 5")
+    ok(eng, "clear_board")
+    ok(eng, "play b C3")
+    sims = eng.analysis_simulations * eng.analysis_batch
+    parsed = parse_response(eng.handle("3 lz-analyze 0", stop=stop_after(3)), "lz", 5)
+    assert parsed["id"] == "3" and len(parsed["updates"]) == 3
+    totals = [sum(m["visits"] for m in moves) for moves, _ in parsed["updates"]]
+    assert totals == [sims, 2 * sims, 3 * sims]  # visits grow round by round
+    legal = np.asarray(eng.game.rules.legal_mask(eng.game.state))
+    for moves, _ in parsed["updates"]:
+        assert all(legal[gtp_to_action(m["move"], 5)] for m in moves)
+        assert [m["visits"] for m in moves] == sorted((m["visits"] for m in moves), reverse=True)
+    text = eng.handle("kata-analyze b interval 0 minmoves 20 maxmoves 22 ownership true",
+                      stop=stop_after(2))
+    parsed = parse_response(text, "kata", 5)
+    moves, own = parsed["updates"][-1]
+    assert 20 <= len(moves) <= 22 and len(own) == 25  # Black's view, after a white pass
+    assert eng.game.moves == [12]  # analysis plays nothing
+    parsed = parse_response(eng.handle("lz-genmove_analyze w 0"), "lz", 5, genmove=True)
+    played = gtp_to_action(parsed["play"], 5)
+    assert eng.game.moves == [12, played] and legal[played]
+    assert parsed["play"] == parsed["updates"][-1][0][0]["move"]  # the most visited move
+    parsed = parse_response(eng.handle("kata-genmove_analyze b"), "kata", 5, genmove=True)
+    assert gtp_to_action(parsed["play"], 5) == eng.game.moves[-1]
+
+
+def test_gogui_analyze_commands_with_checkpoint(net_engine):
+    eng = net_engine
+    ok(eng, "boardsize 5")
+    ok(eng, "clear_board")
+    ok(eng, "play b C3")
+    for command in ("alphago-policy", "alphago-visits", "alphago-ownership"):
+        rows = ok(eng, command).strip("\n").split("\n")  # a GoGui dboard: 5 rows of 5
+        values = np.array([[float(x) for x in row.split()] for row in rows])
+        assert values.shape == (5, 5) and np.all(np.abs(values) <= 1.0), command
+        if command != "alphago-ownership":
+            assert values.max() == 1.0 and values[2, 2] == 0.0  # scaled; C3 is occupied
+    assert ok(eng, "alphago-value").startswith("white to play: network value ")
+    assert ok(eng, "gogui-analyze_commands").split("\n")[0] == (
+        "dboard/Policy heat map/alphago-policy")
+    # place_free_handicap follows the network's policy: distinct points, White to move.
+    ok(eng, "clear_board")
+    vertices = ok(eng, "place_free_handicap 3").split()
+    assert len(set(vertices)) == 3 and "white to play" in ok(eng, "showboard")
+
+
+class _Output:
+    """A stdout for `GTPEngine.run` that tells when a given text has been written."""
+
+    def __init__(self):
+        self.text = ""
+        self.changed = threading.Condition()
+
+    def write(self, text):
+        with self.changed:
+            self.text += text
+            self.changed.notify_all()
+
+    def flush(self):
+        pass
+
+    def wait_for(self, pattern: str, timeout: float) -> None:
+        with self.changed:
+            assert self.changed.wait_for(lambda: pattern in self.text, timeout), self.text
+
+
+def test_run_loop_streams_until_the_next_command(net_engine):
+    """Through the protocol loop: lz-analyze streams until the next command arrives, and that
+    command is answered at once."""
+    eng = net_engine
+    ok(eng, "boardsize 5")
+    ok(eng, "clear_board")
+    read_fd, write_fd = os.pipe()
+    stdin, commands = os.fdopen(read_fd, "r"), os.fdopen(write_fd, "w")
+    out = _Output()
+    thread = threading.Thread(target=eng.run, args=(stdin, out), daemon=True)
+    eng.quit = False
+    thread.start()
+    commands.write("1 lz-analyze 0\n")
+    commands.flush()
+    out.wait_for("\ninfo move", timeout=300)  # (compiles the search if no test did yet)
+    out.wait_for("order 0", timeout=60)
+    asked = time.monotonic()
+    commands.write("2 name\n")
+    commands.flush()
+    out.wait_for("=2 alphago-jax\n\n", timeout=60)
+    assert time.monotonic() - asked < 30  # at most a round of 4 simulations late
+    commands.write("quit\n")
+    commands.flush()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    commands.close()
+    stream, rest = out.text.split("=2 ")
+    parsed = parse_response(stream, "lz", 5)
+    assert parsed["id"] == "1" and parsed["updates"]
+    assert rest == "alphago-jax\n\n= \n\n"
+    eng.quit = False  # the engine is shared with other tests
+
+
 def test_cli_gtp_subprocess(run_dir):
-    commands = "1 protocol_version\nplay b C3\nbogus\n2 showboard\nplay w C3\nfinal_score\nquit\n"
+    commands = ("1 protocol_version\nplay b C3\nbogus\n2 showboard\nplay w C3\nfinal_score\n"
+                "clear_board\nset_free_handicap B2 D4\nprintsgf\nfinal_status_list alive\n"
+                f"play b {'Z' * 100_000}\nquit\n")
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     proc = subprocess.run(
         [sys.executable, "-m", "alphago_jax.cli", "gtp", "--checkpoint", str(run_dir),
@@ -288,14 +366,18 @@ def test_cli_gtp_subprocess(run_dir):
     responses = proc.stdout.split("\n\n")
     assert responses[-1] == ""  # every response ends with a blank line, nothing after
     responses = responses[:-1]
-    assert len(responses) == 7
+    assert len(responses) == 12
     assert responses[0] == "=1 2"
     assert responses[1] == "= "
     assert responses[2] == "? unknown command"
     assert responses[3].startswith("=2 \n   A B C D E\n") and " 3 . . X . . 3" in responses[3]
     assert responses[4].startswith("? illegal move") and "occupied" in responses[4]
     assert responses[5] == "= B+24.5"
-    assert responses[6] == "= "
+    assert responses[6] == responses[7] == "= "
+    assert "HA[2]" in responses[8] and "AB[bd][db]" in responses[8] and "PL[W]" in responses[8]
+    assert responses[9] == "= B2\nD4" or responses[9] == "= D4\nB2"
+    assert responses[10].startswith("? syntax error") and len(responses[10]) < 300
+    assert responses[11] == "= "
     assert "superko False" in proc.stderr and "komi 0.5" in proc.stderr
 
 

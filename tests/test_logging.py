@@ -11,9 +11,11 @@ import pytest
 from alphago_jax.logging import (
     METRICS_FILE,
     WANDB_ID_FILE,
+    MetricsError,
     RunLogger,
     metric_series,
     read_metrics,
+    repair_metrics,
     resolve_wandb_mode,
     to_float,
 )
@@ -58,6 +60,58 @@ def test_read_metrics_resumed_run_and_torn_line(tmp_path):
     records = read_metrics(tmp_path)
     assert [(r["step"], r["loss"]) for r in records] == [(1, 1), (2, 2), (3, 3.5), (4, 4.5)]
     assert len(read_metrics(tmp_path, dedupe=False)) == 5
+
+
+def _lines(path) -> list[str]:
+    return (path / METRICS_FILE).read_text().splitlines()
+
+
+def test_repair_metrics_drops_a_torn_line_and_steps_after_the_checkpoint(tmp_path):
+    """A resume from checkpoint k: the torn tail goes (the next record would be glued onto it)
+    and so do the records after k (logged again); every other line stays as written."""
+    rows = [json.dumps({"step": s, "time": 1.0, "loss": s / 10}) for s in (1, 2, 3)]
+    (tmp_path / METRICS_FILE).write_text("\n".join(rows) + '\n{"step": 4, "lo')
+    assert repair_metrics(tmp_path, keep_through=2) == [
+        "dropped a torn last line", "dropped 1 record(s) after step 2 (the run logs those steps "
+        "again)"]
+    assert _lines(tmp_path) == rows[:2]
+    with RunLogger(tmp_path, use_wandb=False, progress=False) as logger:
+        logger.log(3, {"loss": 0.25})
+    assert [(r["step"], r["loss"]) for r in read_metrics(tmp_path, dedupe=False)] == [
+        (1, 0.1), (2, 0.2), (3, 0.25)]
+    # Nothing to mend: the file is not rewritten.
+    before = (tmp_path / METRICS_FILE).stat().st_mtime_ns
+    assert repair_metrics(tmp_path, keep_through=3) == []
+    assert (tmp_path / METRICS_FILE).stat().st_mtime_ns == before
+    assert repair_metrics(tmp_path / "none", keep_through=0) == []
+
+
+def test_repair_metrics_mends_files_of_earlier_versions(tmp_path):
+    """Before repairs, a resumed run glued its first record onto the torn line; a complete last
+    line may also lack its newline. Both are mended, keeping every complete record."""
+    glued = '{"step": 3, "lo{"step": 2, "time": 2.0, "loss": 0.5}'
+    (tmp_path / METRICS_FILE).write_text(
+        '{"step": 1, "time": 1.0}\n' + glued + '\n{"step": 3, "time": 3.0}')
+    assert [r["step"] for r in read_metrics(tmp_path, dedupe=False)] == [1, 2, 3]
+    assert repair_metrics(tmp_path, keep_through=3) == [
+        "recovered 1 record(s) glued onto a torn one", "added a missing final newline"]
+    assert _lines(tmp_path) == ['{"step": 1, "time": 1.0}', glued[15:], '{"step": 3, "time": 3.0}']
+    assert (tmp_path / METRICS_FILE).read_text().endswith("\n")
+
+
+def test_a_bad_line_before_the_last_is_an_error_naming_it(tmp_path):
+    text = '{"step": 1}\n[1, 2]\n{"step": 2}\n'
+    (tmp_path / METRICS_FILE).write_text(text)
+    for call in (lambda: read_metrics(tmp_path), lambda: repair_metrics(tmp_path, 0)):
+        with pytest.raises(MetricsError, match=r"metrics.jsonl:2: not a metrics record: '\["):
+            call()
+    assert (tmp_path / METRICS_FILE).read_text() == text  # never rewritten
+
+
+def test_the_metrics_file_is_opened_at_the_first_record(tmp_path):
+    with RunLogger(tmp_path, use_wandb=False, progress=False):
+        pass
+    assert not (tmp_path / METRICS_FILE).exists()
 
 
 def test_progress_bar_shows_key_metrics(tmp_path, capsys):

@@ -13,6 +13,7 @@ from alphago_jax.checkpoint import Checkpointer
 from alphago_jax.config import ConfigError, make_config
 from alphago_jax.features.planes import num_planes, pad_board, planes_from, unpad_policy
 from alphago_jax.learner import LossWeights, loss_fn
+from alphago_jax.loop import run_iterations
 from alphago_jax.replay import buffer as replay
 from alphago_jax.rules import symmetry
 from alphago_jax.rules.go import Rules
@@ -251,12 +252,13 @@ def run(trainer):
     base = jax.random.key(trainer.cfg.seed)
     carry = trainer.init(jax.random.fold_in(base, 0))
     saved, metrics = [_np(carry)], []
-    for it in range(3):
-        fn = trainer.bootstrap_iteration if it < 2 else trainer.iteration
-        carry, m = fn(carry, jax.random.fold_in(base, 2 + it))
-        metrics.append({k: float(v) for k, v in jax.device_get(m).items()})
-        if it >= 1:
+
+    def keep(done, carry, m):  # the host loop picks bootstrap iterations by itself
+        metrics.append(m)
+        if done >= 2:
             saved.append(_np(carry))
+
+    carry = run_iterations(trainer, carry, base, 3, [keep])
     return saved, metrics, carry
 
 
@@ -315,7 +317,7 @@ def test_warm_start_across_board_sizes(trainer, run, tmp_path):
     source = _leaves(carry.train.params)
 
     cfg7 = make_config("default", ARCH + ["size=7", "selfplay_batch=2", "buffer_capacity=16",
-                                          "min_buffer=4", f"init_from={src}"])
+                                          "train_batch=16", "min_buffer=4", f"init_from={src}"])
     t7 = make_train(cfg7)
     fresh = t7.init(jax.random.key(5))
     warm, info = warm_start(fresh, t7, src)

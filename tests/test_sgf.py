@@ -14,9 +14,12 @@ from sgfmill import sgf as sgfmill_sgf
 
 from alphago_jax.rules import BLACK, WHITE, Rules
 from alphago_jax.sgf import (
+    MAX_MOVES,
     GameRecord,
     SGFError,
     read_sgf,
+    read_sgf_games,
+    record_steps,
     replay,
     result_string,
     rules_for,
@@ -215,6 +218,37 @@ def test_malformed_files_name_file_and_move(tmp_path, text, move, pattern):
 def test_unsupported_or_bad_root(text, pattern):
     with pytest.raises(SGFError, match=pattern):
         read_sgf(text, source_name="x.sgf")
+
+
+def test_every_game_of_a_collection_is_read(tmp_path):
+    """A file of several games yields each one, named by its number; a bad game costs only
+    itself; a syntax error ends the list (the games after it cannot be told apart)."""
+    games = [write_sgf(GameRecord(size=5, komi=0.5, moves=[i, 12], result="B+R")).strip()
+             for i in range(3)]
+    text = "\n".join([games[0], "(;GM[1]SZ[25];B[aa])", games[1], "(;GM[1]SZ[5];B[aa];W[bb]",
+                      games[2]])
+    path = _sgf_file(tmp_path, text, "many.sgf")
+    entries = read_sgf_games(path)
+    assert len(entries) == 4
+    first, bad, second, broken = entries
+    assert (first.moves, second.moves) == ([0, 12], [1, 12])
+    assert (first.source, second.source) == (f"{path} game 1", f"{path} game 3")
+    assert isinstance(bad, SGFError) and str(bad).startswith(f"{path} game 2: unsupported board")
+    assert isinstance(broken, SGFError) and "game 4, line 8: unbalanced" in str(broken)
+    assert read_sgf(path) == first  # read_sgf reads the first game alone
+
+    one = read_sgf_games(_sgf_file(tmp_path, games[2], "one.sgf"))
+    assert len(one) == 1 and one[0].source == str(tmp_path / "one.sgf")  # no game number
+    assert isinstance(read_sgf_games("(;GM[1]SZ[5];B[aa])x")[-1], SGFError)
+    with pytest.raises(SGFError, match="cannot read"):
+        read_sgf_games(tmp_path / "nope.sgf")
+
+
+def test_a_record_too_long_to_replay_says_so():
+    record = GameRecord(size=5, komi=0.0, moves=[0, 1] * (MAX_MOVES // 2 + 1))
+    assert record_steps(record) == MAX_MOVES + 2
+    with pytest.raises(SGFError, match=f"record too long: {MAX_MOVES + 2} moves"):
+        replay(record)
 
 
 def test_missing_file(tmp_path):

@@ -22,9 +22,10 @@ from alphago_jax.learner import LossWeights, loss_fn
 from alphago_jax.logging import read_metrics
 from alphago_jax.rules.go import BLACK, WHITE
 from alphago_jax.runs import load_params
-from alphago_jax.sgf import GameRecord, SGFError, read_sgf, save_sgf
+from alphago_jax.sgf import MAX_MOVES, GameRecord, SGFError, read_sgf, save_sgf, write_sgf
 from alphago_jax.supervised import (
     DatasetError,
+    SLSettings,
     SupervisedLearner,
     batch_at,
     build_dataset,
@@ -35,6 +36,7 @@ from alphago_jax.supervised import (
     split_games,
     to_buffer,
 )
+from alphago_jax.supervised import main as sl_main
 
 DATA = Path(__file__).parent / "data" / "sgf"
 CFG = make_config("default")
@@ -148,6 +150,32 @@ def test_skips_other_sizes_bad_results_and_reports_malformed(tmp_path):
         build_dataset(tmp_path, RULES, strict=True, log=None)
 
 
+def test_every_game_of_a_collection_is_used_or_counted(tmp_path):
+    """A file of several games: each is kept or skipped with its reason (the games after the
+    first used to be neither read nor counted); a record too long to replay is skipped."""
+    games = [GameRecord(size=7, komi=7.5, moves=[24, 10], result="B+R"),
+             GameRecord(size=9, komi=7.5, moves=[40], result="W+2.5"),
+             GameRecord(size=7, komi=7.5, moves=[24, 24], result="W+R"),
+             GameRecord(size=7, komi=7.5, moves=[0, 1] * (MAX_MOVES // 2 + 1), result="B+R"),
+             GameRecord(size=7, komi=6.5, moves=[10, 24, 11], result="W+R")]
+    text = "".join(write_sgf(g) for g in games) + "(;GM[1]SZ[25];B[aa])\n"
+    path = _write(tmp_path / "many.sgf", text)
+    messages = []
+    kept, summary = load_games(tmp_path, RULES, log=messages.append)
+    assert (summary.files, summary.records, summary.games) == (1, 6, 2)
+    assert [g.source for g in kept] == [f"{path} game 1", f"{path} game 5"]
+    assert [g.actions.tolist() for g in kept] == [[24, 10], [10, 24, 11]]
+    assert summary.skipped == {"size 9x9": 1, "illegal move": 1, "too long": 1, "malformed": 1}
+    bad = dict(summary.errors)
+    assert set(bad) == {f"{path} game {i}" for i in (3, 4, 6)}
+    assert "move 2" in bad[f"{path} game 3"]
+    assert f"record too long: {MAX_MOVES + 2} moves" in bad[f"{path} game 4"]
+    assert "unsupported board size" in bad[f"{path} game 6"]
+    assert len(messages) == 3 and "(6 games), 2 games kept" in summary.lines()[0]
+    with pytest.raises(SGFError, match="game 3: move 2"):
+        load_games(tmp_path, RULES, strict=True, log=None)
+
+
 def test_bad_input_gets_a_clear_error(tmp_path):
     with pytest.raises(DatasetError, match="does not exist"):
         build_dataset(tmp_path / "nope", RULES, log=None)
@@ -241,6 +269,22 @@ def test_cli_rejects_bad_input(tmp_path, capsys):
     assert cli_main(["supervised", "--data", str(DATA), "--run-dir", str(tmp_path / "r"),
                      "blockz=2"]) == 2
     assert "blockz" in capsys.readouterr().err
+
+
+def test_main_refuses_a_run_dir_that_is_a_file_and_nonsense_settings(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert sl_main(str(DATA), str(tmp_path / "file"), overrides=TINY) == 2
+    assert "is a file, not a directory" in capsys.readouterr().err
+    (tmp_path / "r" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "r" / "checkpoints").rmdir()
+    (tmp_path / "r" / "checkpoints").write_text("x")
+    assert sl_main(str(DATA), str(tmp_path / "r"), overrides=TINY) == 2
+    assert "already holds checkpoints" in capsys.readouterr().err
+    for settings, words in ((SLSettings(holdout=float("nan")), "--holdout must be finite and "
+                             "in [0, 1), got nan"), (SLSettings(chunk=0), "--chunk must be >= 1")):
+        assert sl_main(str(DATA), str(tmp_path / "s"), overrides=TINY, settings=settings) == 2
+        assert words in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
 
 
 # ---------------------------------------------------------------------- the GnuGo dataset script

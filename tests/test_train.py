@@ -209,6 +209,36 @@ def test_resume_rules(tmp_path, capsys, monkeypatch):
     assert "komi=5.5 (saved 7.5)" in err
 
 
+def test_bad_init_from_writes_nothing_and_the_corrected_rerun_works(tmp_path, capsys,
+                                                                    monkeypatch):
+    """A bad `init_from` is refused before anything compiles or is written (the old code wrote
+    config.json and compiled first, then refused the corrected command as 'a different
+    config'); the corrected command in the same run directory warm-starts and trains."""
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    run, src = tmp_path / "run", tmp_path / "src"
+    argv = ["train", "--run-dir", str(run), *TINY, "iterations=1", "eval_every=0"]
+    built = []
+    monkeypatch.setattr("alphago_jax.train.make_train",
+                        lambda *a, **k: built.append(1) or make_train(*a, **k))
+    assert cli.main([*argv, f"init_from={src}"]) == 2
+    err = capsys.readouterr().err
+    assert f"{src} is not a run directory" in err and "Traceback" not in err
+    assert not built and not run.exists()
+
+    # The source: a run directory whose checkpoint holds parameters alone (as a supervised
+    # run's does).
+    cfg = make_config("default", TINY)
+    src.mkdir()
+    cfg.save(src / "config.json")
+    params = jax.jit(cfg.network().init)(jax.random.key(1))
+    with Checkpointer(runs.checkpoint_dir(src), async_save=False) as ckpt:
+        runs.save_params(ckpt, 0, params)
+    assert cli.main([*argv, f"init_from={src}"]) == 0
+    assert f"warm start from {src}@0" in capsys.readouterr().err
+    assert TrainConfig.load(run / "config.json").init_from == str(src)
+    assert [r["step"] for r in read_metrics(run)] == [1]
+
+
 def test_bootstrap_leaves_the_policy_head_untouched():
     """Bootstrap iterations train the trunk and value head; the policy head, which gets a zero
     gradient, must not be moved by weight decay either (as the config's docstring says)."""
@@ -253,3 +283,19 @@ def test_format1_run_directory_loads_params_and_refuses_resume(tmp_path, capsys,
     err = capsys.readouterr().err
     assert "older alphago-jax" in err and f"init_from={run}" in err
     assert "Traceback" not in err
+
+
+def test_accelerator_forms_match_cpu_forms(trainer, straight):
+    """The GPU/TPU forms (rolled SGD scan, lax.cond) compute what the XLA:CPU forms (unrolled
+    steps, a select) compute: same metrics and parameters after the same iterations."""
+    gpu = make_train(trainer.cfg, backend="gpu")
+    assert trainer.cpu_forms and not gpu.cpu_forms
+    carry, metrics = _iterate(gpu, _fresh(gpu), ITERATIONS)
+    final, expected = straight
+    assert [m["trained"] for m in metrics] == [m["trained"] for m in expected]
+    for got, want in zip(metrics, expected, strict=True):
+        for k in ("loss", "policy_loss", "value_loss", "games", "positions"):
+            np.testing.assert_allclose(got[k], want[k], rtol=1e-4, atol=1e-5, err_msg=k)
+    for a, b in zip(jax.tree.leaves(carry.train.params), jax.tree.leaves(final.train.params),
+                    strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)

@@ -33,6 +33,7 @@ from alphago_jax.arena.players import (
     SearchPlayer,
     Seat,
     checkpoint_steps,
+    load_run,
     parse_player,
 )
 from alphago_jax.arena.tally import Tally, wilson_interval
@@ -41,6 +42,6 @@ __all__ = [
     "RESIGN", "ArenaError", "DevicePlayer", "EloFit", "GTPClient", "GTPPlayer", "GameResult",
     "HostPlayer", "MatchResult", "PlayerError", "PlayerSpecError", "RandomPlayer",
     "ScriptedPlayer", "SearchPlayer", "Seat", "Tally", "arena_rules", "bucket_size",
-    "checkpoint_steps", "describe_rules", "expected_score", "fit_elo", "pair_table",
-    "parse_player", "play_match", "save_game", "wilson_interval",
+    "checkpoint_steps", "describe_rules", "expected_score", "fit_elo", "load_run",
+    "pair_table", "parse_player", "play_match", "save_game", "wilson_interval",
 ]

@@ -55,6 +55,9 @@ class GameResult:
       reason: 'score', 'resign' or 'forfeit'.
       score: Tromp-Taylor score (Black - White - komi) when scored, else None.
       detail: why a game was forfeited or resigned.
+      failure: the game was forfeited because a player failed (no reply in time, exited,
+        refused a command, answered with something that is not a move), not for an illegal
+        move: its result says nothing about how the players play.
     """
 
     game: int
@@ -65,6 +68,7 @@ class GameResult:
     reason: str
     score: float | None = None
     detail: str = ""
+    failure: bool = False
 
     @property
     def a_black(self) -> bool:
@@ -76,6 +80,13 @@ class GameResult:
         if self.winner == 0:
             return 0.5
         return 1.0 if (self.winner == BLACK) == self.a_black else 0.0
+
+    @property
+    def forfeited_by(self) -> str | None:
+        """'a' or 'b', the player who forfeited the game; None when it was played out."""
+        if self.reason != "forfeit":
+            return None
+        return "a" if self.a_points == 0.0 else "b"
 
     @property
     def result(self) -> str:
@@ -111,9 +122,24 @@ class MatchResult:
         """A's wins, losses and draws."""
         return Tally.from_points(g.a_points for g in self.games)
 
+    @property
+    def forfeits(self) -> tuple[int, int]:
+        """Games forfeited by A and by B (illegal moves and failures)."""
+        return self._count(lambda g: g.reason == "forfeit")
+
+    @property
+    def failures(self) -> tuple[int, int]:
+        """Games A and B forfeited by failing (`GameResult.failure`)."""
+        return self._count(lambda g: g.failure)
+
+    def _count(self, which: Callable[[GameResult], bool]) -> tuple[int, int]:
+        games = [g for g in self.games if which(g)]
+        return (sum(g.forfeited_by == "a" for g in games),
+                sum(g.forfeited_by == "b" for g in games))
+
     def line(self) -> str:
-        """`A vs B: W-L-D, win rate X (95% CI lo-hi)`."""
-        return self.tally.line(self.a, self.b)
+        """`A vs B: W-L-D, win rate X (95% CI lo-hi), forfeits: A n, B m`."""
+        return self.tally.line(self.a, self.b, self.forfeits)
 
     def as_dict(self) -> dict:
         """{a, b, games, wins, losses, draws, win_rate, ci_low, ci_high} (a JSON record)."""
@@ -163,8 +189,11 @@ def arena_rules(
     (GnuGo and most engines refuse it). Defaults: 9x9, komi 7.5, superko, no suicide.
 
     Raises:
-      ArenaError: a size that conflicts with a checkpoint, or suicide asked for with a GTP engine.
+      ArenaError: a size that conflicts with a checkpoint, suicide asked for with a GTP engine,
+        or a komi that is not a finite number.
     """
+    if komi is not None and not math.isfinite(komi):
+        raise ArenaError(f"komi must be a finite number, got {komi}")
     configs = [(p.name, p.config) for p in players if p.config is not None]
     for name, cfg in configs:
         if size is not None and cfg.size != size:
@@ -370,7 +399,7 @@ class _Match:
             failed = []
             for (s, colour), out in zip(owners, self._parallel_calls(calls), strict=True):
                 if isinstance(out, PlayerError) and self.game_of[s] >= 0:
-                    self._finish(s, -colour, "forfeit", detail=self._blame(s, colour, out))
+                    self._forfeit(s, colour, out)
                     failed.append(s)
             slots = failed
 
@@ -387,13 +416,13 @@ class _Match:
         for s in active:
             move = proposal[s]
             if isinstance(move, PlayerError):
-                self._finish(s, -colour[s], "forfeit", detail=self._blame(s, colour[s], move))
+                self._forfeit(s, colour[s], move)
             elif move == RESIGN:
                 self._finish(s, -colour[s], "resign",
                              detail=f"{self._name(colour[s], s)} resigned")
             elif not (0 <= move <= p_action and legal[s, move]):
                 why = PlayerError(self._illegal_reason(s, move))
-                self._finish(s, -colour[s], "forfeit", detail=self._blame(s, colour[s], why))
+                self._forfeit(s, colour[s], why, failure=False)
             else:
                 actions[s], live[s] = move, True
                 self.moves[s].append(int(move))
@@ -443,15 +472,17 @@ class _Match:
         for s, out in zip(told, self._parallel_calls(calls), strict=True):
             if isinstance(out, PlayerError):
                 live[s] = False
-                self._finish(s, colour[s], "forfeit", detail=self._blame(s, -colour[s], out))
+                self._forfeit(s, -colour[s], out)
 
     # ---------------------------------------------------------------- results
     def _name(self, colour: int, slot: int) -> str:
         player = self.players[self._player_of(slot, colour)]
         return f"{'black' if colour == BLACK else 'white'} ({player.name})"
 
-    def _blame(self, slot: int, colour: int, err: Exception) -> str:
-        return f"{self._name(colour, slot)} forfeits at move {len(self.moves[slot]) + 1}: {err}"
+    def _forfeit(self, slot: int, colour: int, err: Exception, failure: bool = True) -> None:
+        """`colour` loses the game in `slot` for `err`: a failure, or an illegal move."""
+        detail = f"{self._name(colour, slot)} forfeits at move {len(self.moves[slot]) + 1}: {err}"
+        self._finish(slot, -colour, "forfeit", detail=detail, failure=failure)
 
     def _illegal_reason(self, slot: int, move: int) -> str:
         if not 0 <= move <= self.rules.pass_action:
@@ -464,11 +495,12 @@ class _Match:
         return f"illegal move (action {move})"
 
     def _finish(self, slot: int, winner: int, reason: str, score: float | None = None,
-                detail: str = "") -> None:
+                detail: str = "", failure: bool = False) -> None:
         g = int(self.game_of[slot])
         names = [p.name for p in self.players]
         black, white = (names[0], names[1]) if g % 2 == 0 else (names[1], names[0])
-        result = GameResult(g, black, white, list(self.moves[slot]), winner, reason, score, detail)
+        result = GameResult(g, black, white, list(self.moves[slot]), winner, reason, score, detail,
+                            failure)
         self.results[g] = result
         self.game_of[slot] = -1
         if self.sgf_dir is not None:

@@ -22,14 +22,18 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
+import math
+import os
 import queue
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -190,17 +194,10 @@ class SearchPlayer(DevicePlayer):
         return dataclasses.replace(
             self, name=name, settings=self.settings._replace(num_simulations=simulations))
 
-    def _settings(self, rules: Rules) -> SearchSettings:
-        # Sequential halving cannot consider more root actions than the board has.
-        k = self.settings.max_num_considered_actions
-        if self.settings.algorithm == "gumbel" and k > rules.num_actions:
-            return self.settings._replace(max_num_considered_actions=rules.num_actions)
-        return self.settings
-
     def move(self, rules: Rules, states: GoState, key: jax.Array
              ) -> tuple[jax.Array, SearchResult]:
         """(int32[B] moves, the SearchResult they were chosen from) for a batch of states."""
-        return _search_move(rules, self.network, self.history, self._settings(rules),
+        return _search_move(rules, self.network, self.history, self.settings,
                             self.selection, self.params, states, key)
 
     def search(self, rules: Rules, states: GoState, key: jax.Array) -> SearchResult:
@@ -296,8 +293,37 @@ class _ScriptSeat(Seat):
         return int(move)
 
 
-def _terminate(proc: subprocess.Popen) -> None:
+_MAX_LINE = 1 << 16
+"""Characters read as one line of engine output: a longer line arrives in pieces, so a line
+that never ends cannot fill memory."""
+
+_QUEUE_LINES = 256
+"""Lines of engine output read ahead of `GTPClient.send`: a flooding engine then waits on its
+full pipe instead of filling ours."""
+
+_MAX_NOISE = 1000
+"""Lines that are not a reply (blank or chatter) tolerated while waiting for one reply."""
+
+_MAX_REPLY = 1 << 20
+"""Characters kept of one reply."""
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """Kills the engine and whatever it started (it leads its own process group)."""
+    # Only while it is not reaped: until then no other process can have its pid as group id.
+    if proc.returncode is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass  # the group is already gone
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+def _terminate(proc: subprocess.Popen, stop: threading.Event) -> None:
     """Stops an engine process for good (also run by the finalizer at interpreter exit)."""
+    stop.set()  # the reader threads stop waiting for room in the line queue
     if proc.poll() is None:
         try:
             proc.stdin.write("quit\n")
@@ -305,9 +331,7 @@ def _terminate(proc: subprocess.Popen) -> None:
             proc.wait(timeout=1.0)
         except (OSError, ValueError, subprocess.TimeoutExpired):
             pass
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    _kill(proc)
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         try:
             stream.close()
@@ -315,63 +339,139 @@ def _terminate(proc: subprocess.Popen) -> None:
             pass
 
 
-def _pump(stream, sink, last) -> None:
-    """Copies lines from a pipe into `sink`, then `last` (background thread)."""
+def _pump(stream, sink: Callable[[str | None], None], last: str | None) -> None:
+    """Copies lines (at most `_MAX_LINE` characters each) from a pipe into `sink`, then `last`
+    (background thread)."""
     try:
-        for line in stream:
+        while line := stream.readline(_MAX_LINE):
             sink(line)
     except (OSError, ValueError):
         pass
     sink(last)
 
 
+def _queue_sink(lines: queue.Queue, stop: threading.Event) -> Callable[[str | None], None]:
+    """A sink that waits while `lines` is full, and drops everything once `stop` is set (the
+    client is closed: nobody reads the queue any more)."""
+
+    def put(line: str | None) -> None:
+        while not stop.is_set():
+            try:
+                lines.put(line, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    return put
+
+
 class GTPClient:
     """A GTP engine in a subprocess: `send(command)` returns the '=' reply or raises PlayerError.
 
-    Replies are read by a background thread so every command has a timeout; a timeout kills the
-    engine (its stream would be out of step with ours). The process is killed by `close`, and at
-    the latest when the client is garbage-collected or the interpreter exits.
+    Replies are read by a background thread into a bounded queue, so every command has a
+    deadline that holds whatever the engine prints, and memory stays bounded however much it
+    prints. An engine that misses the deadline, or prints `_MAX_NOISE` lines that are not a
+    reply, or a reply longer than `_MAX_REPLY`, is killed (its stream would be out of step with
+    ours). The process, and anything it started, is killed by `close`, and at the latest when
+    the client is garbage-collected or the interpreter exits.
 
     Args:
       command: the engine's command line (a string is split like a shell would) or argv list.
-      timeout: seconds to wait for each reply.
+      timeout: seconds to wait for each reply (finite, > 0).
+
+    Raises:
+      ValueError: a timeout that is not a positive number of seconds.
+      PlayerError: the engine cannot be started.
     """
 
     def __init__(self, command: str | list[str], timeout: float = DEFAULT_GTP_TIMEOUT):
         self.argv = shlex.split(command) if isinstance(command, str) else list(command)
-        self.timeout = timeout
+        self.timeout = check_gtp_timeout(timeout)
         try:
+            # Its own process group: a wrapper script's children are killed with it.
             self.proc = subprocess.Popen(
                 self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True, bufsize=1, errors="replace",
+                text=True, bufsize=1, errors="replace", start_new_session=True,
             )
         except OSError as e:
             raise PlayerError(f"cannot start GTP engine {self.argv[0]!r}: {e}") from None
-        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._lines: queue.Queue[str | None] = queue.Queue(maxsize=_QUEUE_LINES)
         self._stderr: collections.deque[str] = collections.deque(maxlen=5)
         # None marks the end of stdout: the engine exited.
-        threading.Thread(target=_pump, args=(self.proc.stdout, self._lines.put, None),
-                         daemon=True).start()
+        threading.Thread(target=_pump, daemon=True, args=(
+            self.proc.stdout, _queue_sink(self._lines, self._stop), None)).start()
         threading.Thread(target=_pump, args=(self.proc.stderr, self._stderr.append, ""),
                          daemon=True).start()
-        self._finalizer = weakref.finalize(self, _terminate, self.proc)
+        self._finalizer = weakref.finalize(self, _terminate, self.proc, self._stop)
 
     @property
     def alive(self) -> bool:
         return self._finalizer.alive and self.proc.poll() is None
 
     def _died(self, command: str) -> PlayerError:
-        code = self.proc.wait()
+        try:
+            code = self.proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:  # it closed its output but runs on
+            _kill(self.proc)
+            code = "killed: it closed its output"
+        self.close()
         tail = "".join(self._stderr).strip().splitlines()
         why = f"; stderr: {tail[-1][:200]}" if tail else ""
         return PlayerError(f"GTP engine exited (code {code}) before answering {command!r}{why}")
+
+    def _abort(self, message: str) -> PlayerError:
+        """Kills the engine (it is busy or broken: asking it to quit would only wait longer)."""
+        self._stop.set()
+        _kill(self.proc)
+        self.close()
+        return PlayerError(message)
+
+    def _next_line(self, command: str, deadline: float) -> str | None:
+        """The engine's next output line, or None once it has exited; the deadline is checked
+        before every line, so no amount of output extends it."""
+        left = deadline - time.monotonic()
+        if left > 0:
+            try:
+                return self._lines.get(timeout=left)
+            except queue.Empty:
+                pass
+        raise self._abort(f"GTP engine gave no reply to {command!r} within {self.timeout:g}s")
+
+    def _reply(self, command: str, deadline: float) -> list[str]:
+        """The lines of the reply to `command`: the '='/'?' line and those up to a blank one."""
+        reply: list[str] = []
+        noise = size = 0
+        while True:
+            line = self._next_line(command, deadline)
+            if line is None:
+                raise self._died(command)
+            line = line.rstrip("\r\n")
+            if not reply:
+                if line.strip() and line[0] in "=?":
+                    reply.append(line)
+                    size = len(line)
+                    continue
+                noise += 1  # blank lines or chatter before the reply
+                if noise >= _MAX_NOISE:
+                    raise self._abort(
+                        f"GTP engine printed {noise} lines that are not a reply to {command!r} "
+                        f"(last: {line[:80]!r}); is it a GTP engine?")
+                continue
+            if not line.strip():
+                return reply
+            size += len(line)
+            if size > _MAX_REPLY:
+                raise self._abort(f"GTP engine's reply to {command!r} is longer than "
+                                  f"{_MAX_REPLY} characters")
+            reply.append(line)
 
     def send(self, command: str) -> str:
         """Sends one command; returns the text of the '=' reply (stripped).
 
         Raises:
           PlayerError: '?' reply (with the engine's message), no reply within the timeout,
-            or the engine has exited.
+            output that is not GTP, or the engine has exited.
         """
         if not self._finalizer.alive:
             raise PlayerError(f"GTP engine is closed; cannot send {command!r}")
@@ -380,27 +480,7 @@ class GTPClient:
             self.proc.stdin.flush()
         except (OSError, ValueError):
             raise self._died(command) from None
-        deadline = time.monotonic() + self.timeout
-        reply: list[str] = []
-        while True:
-            try:
-                line = self._lines.get(timeout=max(deadline - time.monotonic(), 0.0))
-            except queue.Empty:
-                self.proc.kill()  # it is busy: asking it to quit would only wait longer
-                self.close()
-                raise PlayerError(
-                    f"GTP engine gave no reply to {command!r} within {self.timeout:g}s"
-                ) from None
-            if line is None:
-                raise self._died(command)
-            line = line.rstrip("\r\n")
-            if not reply:
-                if line.strip() and line[0] in "=?":
-                    reply.append(line)
-                continue  # blank lines or chatter before the reply
-            if not line.strip():
-                break
-            reply.append(line)
+        reply = self._reply(command, time.monotonic() + self.timeout)
         head = re.sub(r"^[=?]\d*\s?", "", reply[0])
         text = "\n".join([head, *reply[1:]]).strip()
         if reply[0][0] == "?":
@@ -410,6 +490,22 @@ class GTPClient:
     def close(self) -> None:
         """Asks the engine to quit, then kills it (idempotent)."""
         self._finalizer()
+
+
+def check_gtp_timeout(timeout: float) -> float:
+    """`timeout` if it is a positive, finite number of seconds.
+
+    Raises:
+      ValueError: naming the value (an engine could otherwise never be asked anything, or
+        be waited for forever).
+    """
+    try:
+        seconds = float(timeout)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"the GTP timeout must be a finite number of seconds > 0, got {timeout}")
+    return seconds
 
 
 class GTPPlayer(HostPlayer):
@@ -422,6 +518,9 @@ class GTPPlayer(HostPlayer):
       name: the spec (``gtp:COMMAND``).
       command: the engine's command line.
       timeout: seconds allowed per GTP reply (a timeout loses the game).
+
+    Raises:
+      ValueError: a timeout that is not a positive, finite number of seconds.
     """
 
     is_gtp = True
@@ -429,13 +528,20 @@ class GTPPlayer(HostPlayer):
     def __init__(self, name: str, command: str, timeout: float = DEFAULT_GTP_TIMEOUT):
         self.name = name
         self.command = command
-        self.timeout = timeout
+        self.timeout = check_gtp_timeout(timeout)
 
     def seat(self) -> Seat:
         return _GTPSeat(self.command, self.timeout)
 
 
 class _GTPSeat(Seat):
+    """One engine process, reused game after game until it fails.
+
+    A failure (no reply, exit, '?' reply, unreadable move) forfeits the game and kills the
+    engine: one protocol error costs one game, not the match, and a broken engine does not
+    run on unattended. The next game starts a fresh process.
+    """
+
     def __init__(self, command: str, timeout: float):
         self.command = command
         self.timeout = timeout
@@ -443,32 +549,36 @@ class _GTPSeat(Seat):
         self.size = 0
 
     def new_game(self, rules, game):
-        # A failed engine is replaced: one protocol error costs one game, not the match.
         if self.client is None or not self.client.alive:
             self.close()
             self.client = GTPClient(self.command, self.timeout)
         self.size = rules.size
-        self.client.send(f"boardsize {rules.size}")
-        self.client.send("clear_board")
-        self.client.send(f"komi {rules.komi:g}")
+        self._send(f"boardsize {rules.size}")
+        self._send("clear_board")
+        self._send(f"komi {rules.komi:g}")
 
     def genmove(self, colour):
-        reply = self._client().send(f"genmove {_colour(colour)}")
+        reply = self._send(f"genmove {_colour(colour)}")
         vertex = reply.split()[0] if reply.split() else ""
         if vertex.lower() == "resign":
             return RESIGN
         try:
             return gtp_to_action(vertex, self.size)
         except ValueError as e:
+            self.close()
             raise PlayerError(f"GTP engine answered genmove with a bad vertex: {e}") from None
 
     def play(self, colour, action):
-        self._client().send(f"play {_colour(colour)} {action_to_gtp(action, self.size)}")
+        self._send(f"play {_colour(colour)} {action_to_gtp(action, self.size)}")
 
-    def _client(self) -> GTPClient:
+    def _send(self, command: str) -> str:
         if self.client is None:
             raise PlayerError("GTP seat used before new_game")
-        return self.client
+        try:
+            return self.client.send(command)
+        except PlayerError:
+            self.close()
+            raise
 
     def close(self):
         if self.client is not None:
@@ -483,8 +593,12 @@ def _colour(colour: int) -> str:
 # ------------------------------------------------------------------------------ specs
 
 
-def _load(run_dir: str, step: int | None):
-    """`runs.load_params` with its errors as PlayerSpecError."""
+def load_run(run_dir: str | Path, step: int | None = None):
+    """`runs.load_params` (a `runs.LoadedRun`) with its errors as one PlayerSpecError.
+
+    Raises:
+      PlayerSpecError: not a run directory, a bad config, a missing or corrupt checkpoint.
+    """
     from alphago_jax import runs
     from alphago_jax.checkpoint import CheckpointError
     from alphago_jax.config import ConfigError
@@ -505,7 +619,8 @@ def parse_player(spec: str, gtp_timeout: float = DEFAULT_GTP_TIMEOUT):
     must exist.
 
     Raises:
-      PlayerSpecError: a malformed spec, a missing run/checkpoint/program.
+      PlayerSpecError: a malformed spec, a missing run/checkpoint/program, a GTP timeout that
+        is not a positive number of seconds.
     """
     spec = spec.strip()
     if spec == "random":
@@ -520,7 +635,10 @@ def parse_player(spec: str, gtp_timeout: float = DEFAULT_GTP_TIMEOUT):
             raise PlayerSpecError(f"{spec!r}: expected gtp:COMMAND, e.g. 'gtp:gnugo --mode gtp'")
         if shutil.which(argv[0]) is None:
             raise PlayerSpecError(f"{spec!r}: program {argv[0]!r} not found or not executable")
-        return GTPPlayer(spec, command, gtp_timeout)
+        try:
+            return GTPPlayer(spec, command, gtp_timeout)
+        except ValueError as e:
+            raise PlayerSpecError(f"{spec!r}: {e}") from None
     if spec.startswith("ckpt:"):
         m = _CKPT.match(spec)
         if m is None:
@@ -529,7 +647,7 @@ def parse_player(spec: str, gtp_timeout: float = DEFAULT_GTP_TIMEOUT):
         if sims is not None and sims < 1:
             raise PlayerSpecError(f"{spec!r}: simulations must be >= 1")
         step = int(m["step"]) if m["step"] else None
-        return SearchPlayer.from_run(_load(m["dir"], step), sims, name=spec)
+        return SearchPlayer.from_run(load_run(m["dir"], step), sims, name=spec)
     raise PlayerSpecError(
         f"unknown player {spec!r}: expected 'random', 'ckpt:DIR[@STEP][:SIMS]' or 'gtp:COMMAND'"
     )

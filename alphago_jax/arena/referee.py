@@ -9,7 +9,13 @@ from pathlib import Path
 
 import jax
 
-from alphago_jax.arena.match import ArenaError, arena_rules, describe_rules, play_match
+from alphago_jax.arena.match import (
+    ArenaError,
+    MatchResult,
+    arena_rules,
+    describe_rules,
+    play_match,
+)
 from alphago_jax.arena.players import DEFAULT_GTP_TIMEOUT, PlayerSpecError, parse_player
 
 
@@ -27,10 +33,17 @@ def main(
     parallel: int | None = None,
     gtp_timeout: float | None = None,
     progress: bool = True,
+    allow_forfeits: bool = False,
 ) -> int:
-    """`alphago-jax arena A B`: plays the match, writes SGFs, prints the summary; 0 on success.
+    """`alphago-jax arena A B`: plays the match, writes SGFs, prints the summary.
 
-    The last stdout line is `A vs B: W-L-D, win rate X (95% CI lo-hi)` (A's view, draws half).
+    The last stdout line is `A vs B: W-L-D, win rate X (95% CI lo-hi), forfeits: A n, B m`
+    (A's view, draws half; forfeits: games each player lost by an illegal move or a failure).
+
+    Returns:
+      0 when the match was played; 2 on bad input (specs, rules, numbers), with the reason on
+      stderr; 1 when a game was decided by a player's failure (no reply, exit, refused command,
+      unreadable move: the score then does not measure play), unless `allow_forfeits`.
     """
     def fail(msg: str) -> int:
         print(f"alphago-jax arena: {msg}", file=sys.stderr, flush=True)
@@ -61,4 +74,20 @@ def main(
         print(line)
     print(f"SGF files: {out}")
     print(result.line(), flush=True)
-    return 0
+    return _failure_status(result, allow_forfeits)
+
+
+def _failure_status(result: MatchResult, allow_forfeits: bool) -> int:
+    """1, with the reason on stderr, when games were decided by a player's failure."""
+    fa, fb = result.failures
+    if not fa + fb:
+        return 0
+    what = (f"alphago-jax arena: {fa + fb} of {len(result.games)} games were forfeited because "
+            f"a player failed (A {fa}, B {fb}; the reasons are in the game lines above): the "
+            "score does not measure play")
+    if allow_forfeits:
+        print(f"{what} (exit 0: --allow-forfeits)", file=sys.stderr, flush=True)
+        return 0
+    print(f"{what}. Fix the engine (or --gtp-timeout), or pass --allow-forfeits to exit 0 "
+          "anyway.", file=sys.stderr, flush=True)
+    return 1

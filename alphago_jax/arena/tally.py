@@ -67,11 +67,20 @@ class Tally(NamedTuple):
         """The 95% Wilson interval of `win_rate`."""
         return wilson_interval(self.win_rate, self.games)
 
-    def line(self, a: str, b: str) -> str:
-        """`A vs B: W-L-D, win rate X (95% CI lo-hi)`, the summary line every command prints."""
+    def line(self, a: str, b: str, forfeits: tuple[int, int] | None = None) -> str:
+        """`A vs B: W-L-D, win rate X (95% CI lo-hi)`, the summary line every command prints.
+
+        Args:
+          a, b: the players' names.
+          forfeits: games forfeited by A and by B; given, the line ends `, forfeits: A n, B m`
+            (the arena always gives them, so a script sees when games were not played out).
+        """
         lo, hi = self.interval
-        return (f"{a} vs {b}: {self.wins}-{self.losses}-{self.draws}, win rate "
+        text = (f"{a} vs {b}: {self.wins}-{self.losses}-{self.draws}, win rate "
                 f"{self.win_rate:.3f} (95% CI {lo:.3f}-{hi:.3f})")
+        if forfeits is not None:
+            text += f", forfeits: A {forfeits[0]}, B {forfeits[1]}"
+        return text
 
     def as_dict(self) -> dict[str, float]:
         """{games, wins, losses, draws, win_rate, ci_low, ci_high} (metrics, JSON)."""

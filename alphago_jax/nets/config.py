@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 
+from alphago_jax.nets.layers import ACTIVATIONS
+
 __all__ = [
-    "ACTIVATION_NAMES", "BLOCK_TYPES", "DTYPES", "KINDS", "POS_EMBEDDINGS", "NetConfig",
+    "ACTIVATION_NAMES", "DTYPES", "KINDS", "POS_EMBEDDINGS", "NetConfig",
 ]
 
 KINDS = ("resnet", "transformer")
-BLOCK_TYPES = ("preact", "mlp_ln")
 DTYPES = ("float32", "bfloat16")
 POS_EMBEDDINGS = ("learned", "2d")
-ACTIVATION_NAMES = ("relu", "swish", "gelu", "mish")
+ACTIVATION_NAMES = tuple(ACTIVATIONS)  # implemented in layers.py
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +52,8 @@ class NetConfig:
 
     def __post_init__(self):
         _check_choice("kind", self.kind, KINDS)
-        _check_choice("block_type", self.block_type, BLOCK_TYPES)
+        # block_type is checked against resnet.BLOCKS, where the blocks are (TrainConfig.validate
+        # does it; this module is imported by resnet.py, so it cannot look there).
         _check_choice("dtype", self.dtype, DTYPES)
         _check_choice("pos_embedding", self.pos_embedding, POS_EMBEDDINGS)
         _check_choice("activation", self.activation, ACTIVATION_NAMES)

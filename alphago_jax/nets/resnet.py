@@ -79,6 +79,10 @@ class MlpLnBlock(nnx.Module):
         return x + h
 
 
+BLOCKS = {"preact": PreactBlock, "mlp_ln": MlpLnBlock}
+"""Residual block types by `TrainConfig.block_type`: a new block is a class added here."""
+
+
 class ResNet(nnx.Module):
     """3x3 stem conv -> residual blocks -> norm -> act -> heads."""
 
@@ -91,7 +95,7 @@ class ResNet(nnx.Module):
           rngs: parameter rngs.
         """
         dtype = jnp.dtype(cfg.dtype)
-        block = PreactBlock if cfg.block_type == "preact" else MlpLnBlock
+        block = BLOCKS[cfg.block_type]
         self.dtype = dtype
         self.activation = cfg.activation
         self.stem = nnx.Conv(num_planes, cfg.channels, (3, 3), use_bias=False, dtype=dtype,

@@ -22,8 +22,8 @@ from alphago_jax.rules.go import GoState, Rules
 
 __all__ = [
     "ACTION_SELECTIONS", "ALGORITHMS", "SearchResult", "SearchSettings", "evaluate",
-    "make_recurrent_fn", "node_bytes", "policy_value", "run_search", "search", "select_action",
-    "strip",
+    "make_recurrent_fn", "node_bytes", "policy_value", "run_policy", "run_search", "search",
+    "select_action", "strip",
 ]
 
 _NEG = -1e9  # prior logit of illegal moves (finite: mctx subtracts logits)
@@ -147,10 +147,15 @@ def search(
     return run_search(rules, apply, history, settings, net_params, states, key)
 
 
-def run_search(
+def run_policy(
     rules: Rules, apply, history: int, settings: SearchSettings, net_params, states, key
-) -> SearchResult:
-    """Like `search`, but not jitted itself: call it inside a larger compiled function."""
+) -> tuple[mctx.PolicyOutput, chex.Array, chex.Array, chex.Array]:
+    """The mctx search itself (call inside jit): the one place an algorithm is dispatched.
+
+    Returns:
+      (mctx's PolicyOutput with its search tree, root prior logits float32[B, A], root network
+      value float32[B], root legal moves bool[B, A]).
+    """
     logits, value, legal = evaluate(rules, apply, net_params, states, history)
     root = mctx.RootFnOutput(prior_logits=logits, value=value, embedding=strip(states))
     params = (net_params, states.seen, states.num_seen)
@@ -165,7 +170,9 @@ def run_search(
         out = mctx.gumbel_muzero_policy(
             params, key, root, recurrent_fn, settings.num_simulations,
             invalid_actions=~legal,
-            max_num_considered_actions=settings.max_num_considered_actions,
+            # Sequential halving cannot consider more root actions than the board has.
+            max_num_considered_actions=min(settings.max_num_considered_actions,
+                                           rules.num_actions),
             gumbel_scale=settings.gumbel_scale,
             qtransform=qtransform,
         )
@@ -179,6 +186,14 @@ def run_search(
         )
     else:
         raise ValueError(f"unknown search algorithm {settings.algorithm!r}; one of {ALGORITHMS}")
+    return out, logits, value, legal
+
+
+def run_search(
+    rules: Rules, apply, history: int, settings: SearchSettings, net_params, states, key
+) -> SearchResult:
+    """Like `search`, but not jitted itself: call it inside a larger compiled function."""
+    out, _, value, legal = run_policy(rules, apply, history, settings, net_params, states, key)
     return SearchResult(
         action=out.action.astype(jnp.int32),
         policy=out.action_weights.astype(jnp.float32),

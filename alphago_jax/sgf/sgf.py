@@ -29,11 +29,14 @@ from alphago_jax.rules.coords import action_to_gtp, action_to_sgf, sgf_to_action
 from alphago_jax.rules.go import BLACK, WHITE, GoState, IllegalMoveError, Rules
 
 __all__ = [
-    "GameRecord", "SGFError", "read_sgf", "replay", "result_string", "rules_for", "save_sgf",
-    "setup_actions", "setup_state", "write_sgf",
+    "MAX_MOVES", "GameRecord", "SGFError", "read_sgf", "read_sgf_games", "record_steps",
+    "replay", "result_string", "rules_for", "save_sgf", "setup_actions", "setup_state",
+    "too_long", "write_sgf",
 ]
 
-_MAX_MOVES = 30000  # the rules engine's largest move cap
+MAX_MOVES = 30000
+"""The rules engine's largest move cap: a longer record (setup steps included) cannot be
+replayed."""
 # Rulesets whose records never hold a suicide; others (Tromp-Taylor, NZ, Ing) allow it.
 _NO_SUICIDE_RULES = ("japan", "chin", "korea", "aga")
 _COLOUR_NAMES = {BLACK: "B", WHITE: "W"}
@@ -175,17 +178,19 @@ class _Tree:
 
 
 class _Parser:
-    """Parses the first game tree of an SGF collection (all of it, for balance checks)."""
+    """Parses the game trees of an SGF collection."""
 
     def __init__(self, text: str, source: str):
         self.text = text
         self.source = source
         self.pos = 0
-        self.moves = 0  # B/W properties read so far, for error messages
+        self.moves = 0  # B/W properties read so far in this game, for error messages
+        self.game = 1  # the game tree being read (1-based), for error messages
 
     def error(self, message: str) -> SGFError:
         line = self.text.count("\n", 0, self.pos) + 1
-        return SGFError(self.source, f"line {line}: {message}", move=self.moves)
+        game = f"game {self.game}, " if self.game > 1 else ""
+        return SGFError(self.source, f"{game}line {line}: {message}", move=self.moves)
 
     def skip_space(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos].isspace():
@@ -236,7 +241,9 @@ class _Parser:
         node[ident] = values
 
     def parse(self) -> _Tree:
+        """Parses the game tree at `pos` (after optional white space)."""
         text = self.text
+        self.moves = 0
         self.skip_space()
         if not text.startswith("(", self.pos):
             raise self.error("not an SGF game tree (expected '(')")
@@ -275,11 +282,32 @@ class _Parser:
                 self.prop(stack[-1].nodes[-1])
             else:
                 raise self.error(f"unexpected character {ch!r}")
-        self.skip_space()
-        if self.pos < len(text) and text[self.pos] != "(":
-            raise self.error(f"unexpected {text[self.pos]!r} after the game tree")
         assert root is not None
-        return root  # later games of a collection are ignored
+        return root
+
+    def another(self) -> bool:
+        """After a game tree: True when another one follows, False at the end of the text.
+
+        Raises:
+          SGFError: anything else follows.
+        """
+        self.skip_space()
+        if self.pos < len(self.text) and self.text[self.pos] != "(":
+            raise self.error(f"unexpected {self.text[self.pos]!r} after the game tree")
+        return self.pos < len(self.text)
+
+    def parse_all(self) -> list[_Tree | SGFError]:
+        """Every game tree of the collection, in order; a syntax error ends the list (the
+        games after it cannot be told apart)."""
+        trees: list[_Tree | SGFError] = []
+        while True:
+            self.game = len(trees) + 1
+            try:
+                trees.append(self.parse())
+                if not self.another():
+                    return trees
+            except SGFError as e:
+                return [*trees, e]
 
 
 def _main_line(tree: _Tree) -> list[dict[str, list[str]]]:
@@ -399,8 +427,29 @@ def _record_from(nodes: list[dict[str, list[str]]], source: str) -> GameRecord:
     )
 
 
+def _text_of(text_or_path: str | Path, source_name: str | None) -> tuple[str, str]:
+    """(SGF text, source name) of SGF text or a file; see `read_sgf`."""
+    is_text = isinstance(text_or_path, str) and (
+        text_or_path.lstrip("\ufeff \t\r\n")[:1] == "("
+        or (("[" in text_or_path or "\n" in text_or_path) and not Path(text_or_path).exists())
+    )
+    if is_text:
+        return text_or_path.lstrip("\ufeff"), source_name or "<string>"
+    source = source_name or str(text_or_path)
+    try:
+        raw = Path(text_or_path).read_bytes()
+    except OSError as e:
+        raise SGFError(source, f"cannot read file: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")  # old files without CA: any byte decodes
+    return text.lstrip("\ufeff"), source
+
+
 def read_sgf(text_or_path: str | Path, source_name: str | None = None) -> GameRecord:
-    """Reads the main line of the first game in SGF text or an SGF file.
+    """Reads the main line of the first game in SGF text or an SGF file (the games after it in
+    a collection are not read: `read_sgf_games` reads them all).
 
     Args:
       text_or_path: SGF text, or a file path (a `Path`, or a string that neither starts with
@@ -411,26 +460,44 @@ def read_sgf(text_or_path: str | Path, source_name: str | None = None) -> GameRe
       SGFError: naming the file and the move number for a malformed file (unbalanced
         parentheses, a bad property value), an unsupported board size or property.
     """
-    is_text = isinstance(text_or_path, str) and (
-        text_or_path.lstrip("\ufeff \t\r\n")[:1] == "("
-        or (("[" in text_or_path or "\n" in text_or_path) and not Path(text_or_path).exists())
-    )
-    if is_text:
-        text = text_or_path
-        source = source_name or "<string>"
-    else:
-        source = source_name or str(text_or_path)
-        try:
-            raw = Path(text_or_path).read_bytes()
-        except OSError as e:
-            raise SGFError(source, f"cannot read file: {e.strerror or e}") from None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw.decode("latin-1")  # old files without CA: any byte decodes
-    text = text.lstrip("\ufeff")
-    tree = _Parser(text, source).parse()
+    text, source = _text_of(text_or_path, source_name)
+    parser = _Parser(text, source)
+    tree = parser.parse()
+    parser.another()
     return _record_from(_main_line(tree), source)
+
+
+def read_sgf_games(text_or_path: str | Path,
+                   source_name: str | None = None) -> list[GameRecord | SGFError]:
+    """Reads the main line of every game in SGF text or an SGF file (a collection may hold
+    several game trees).
+
+    Args:
+      text_or_path, source_name: as in `read_sgf`.
+
+    Returns:
+      One entry per game, in order: its `GameRecord`, or the `SGFError` that makes it unusable
+      (a bad property, an unsupported board size, ...). In a file of several games, game i
+      (1-based) is named "<source> game i" in its record's `source` and in its error. A syntax
+      error (unbalanced parentheses, ...) is the last entry: the games after it cannot be told
+      apart.
+
+    Raises:
+      SGFError: the file cannot be read.
+    """
+    text, source = _text_of(text_or_path, source_name)
+    trees = _Parser(text, source).parse_all()
+    entries: list[GameRecord | SGFError] = []
+    for i, tree in enumerate(trees):
+        if isinstance(tree, SGFError):
+            entries.append(tree)
+            continue
+        name = source if len(trees) == 1 else f"{source} game {i + 1}"
+        try:
+            entries.append(_record_from(_main_line(tree), name))
+        except SGFError as e:
+            entries.append(e)
+    return entries
 
 
 # ---------------------------------------------------------------------- replay
@@ -474,14 +541,25 @@ def setup_state(rules: Rules, record: GameRecord) -> GoState:
     return state.replace(passes=jnp.zeros_like(state.passes))
 
 
+def record_steps(record: GameRecord) -> int:
+    """Steps a replay of the record plays: its setup steps (`setup_actions`) and its moves."""
+    return len(setup_actions(record)) + len(record.moves)
+
+
+def too_long(steps: int) -> str:
+    """Why a record of `steps` steps cannot be replayed."""
+    return (f"record too long: {steps} moves (setup stones included); the rules engine plays at "
+            f"most {MAX_MOVES}")
+
+
 def rules_for(record: GameRecord, history: int = 8) -> Rules:
     """Rules to check a record with: its size and komi; positional superko only for
     Tromp-Taylor records (others get simple ko); suicide unless RU names a ruleset that forbids
     it (Japanese, Chinese, Korean, AGA); a move cap that fits every setup step and move."""
     ru = record.rules.lower()
-    steps = len(setup_actions(record)) + len(record.moves)
-    if steps > _MAX_MOVES:
-        raise SGFError(record.source or "<record>", f"record too long ({steps} moves)")
+    steps = record_steps(record)
+    if steps > MAX_MOVES:
+        raise SGFError(record.source or "<record>", too_long(steps))
     cap = 2 * record.size * record.size
     return Rules(
         size=record.size, komi=record.komi, superko="tromp" in ru,

@@ -3,7 +3,7 @@
 `build_dataset` turns a directory of SGF files into replay buffers of training positions
 (played move = policy target, recorded result = value target, held-out split by game);
 `train_supervised` / `main` (``alphago-jax supervised``) train the RL network on them with the
-RL optimizer and loss, and write a run directory that `alphago_jax.train.load_run` loads.
+RL optimizer and loss, and write a run directory that `alphago_jax.runs.load_params` loads.
 """
 
 from alphago_jax.supervised.dataset import (

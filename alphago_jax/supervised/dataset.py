@@ -3,9 +3,10 @@
 The pipeline, host-side except for the checked replay:
 
 1. `find_sgf_files`: every ``*.sgf`` file under a directory (recursively), in sorted order.
-2. `read_sgf` each file; keep games of the configured board size with a usable result
-   (`parse_result`: ``B+3.5``, ``W+R``, ``0``, ``Draw``, ...) and at least one move. Other games
-   are skipped and counted by reason in a `DatasetSummary`.
+2. `read_sgf_games` each file (every game of a collection); keep games of the configured board
+   size with a usable result (`parse_result`: ``B+3.5``, ``W+R``, ``0``, ``Draw``, ...), at
+   least one move and at most `sgf.MAX_MOVES` steps. Other games are skipped and counted by
+   reason in a `DatasetSummary`.
 3. `game_positions`: replay the main line through the checked rules (`alphago_jax.sgf.replay`;
    an illegal move is an `SGFError` naming the file and the move number) and keep, for every
    move, the position before it as the replay buffer stores positions: the last ``k`` boards,
@@ -17,9 +18,10 @@ The pipeline, host-side except for the checked replay:
    result row per game, so `replay.sample` (random board symmetries) and the learner's
    `sgd_step` / `loss_fn` train on it exactly as on self-play data.
 
-A malformed record, or one with an illegal move, is never lost silently: by default it is
-skipped, and its file and the reason are listed in the summary and printed; with
-``strict=True`` the `SGFError` (naming the file) is raised.
+A malformed record, one with an illegal move or one too long to replay is never lost silently:
+by default it is skipped, and its file (and game number in a collection) and the reason are
+listed in the summary and printed; with ``strict=True`` the `SGFError` (naming the file) is
+raised.
 """
 
 from __future__ import annotations
@@ -40,7 +42,14 @@ import numpy as np
 from alphago_jax.replay import buffer as replay
 from alphago_jax.replay.buffer import ReplayBuffer, Sample
 from alphago_jax.rules.go import Rules
-from alphago_jax.sgf import GameRecord, SGFError, read_sgf, setup_actions
+from alphago_jax.sgf import (
+    MAX_MOVES,
+    GameRecord,
+    SGFError,
+    read_sgf_games,
+    record_steps,
+    too_long,
+)
 from alphago_jax.sgf import replay as replay_record
 
 # Skip reasons (keys of `DatasetSummary.skipped`; board sizes are counted as "size NxN").
@@ -48,6 +57,7 @@ MALFORMED = "malformed"
 ILLEGAL = "illegal move"
 NO_RESULT = "no usable result"
 NO_MOVES = "no moves"
+TOO_LONG = "too long"
 
 
 class DatasetError(ValueError):
@@ -125,8 +135,14 @@ def _final(rules: Rules, state) -> tuple[jax.Array, jax.Array]:
 
 
 def _rules_for_length(rules: Rules, record: GameRecord) -> Rules:
-    """`rules`, with the move cap raised when the record (setup steps included) is longer."""
-    steps = len(setup_actions(record)) + len(record.moves)
+    """`rules`, with the move cap raised when the record (setup steps included) is longer.
+
+    Raises:
+      SGFError: the record is longer than any move cap (`sgf.MAX_MOVES`).
+    """
+    steps = record_steps(record)
+    if steps > MAX_MOVES:
+        raise SGFError(record.source or "<record>", too_long(steps))
     return rules if steps <= rules.move_cap else dataclasses.replace(rules, max_moves=steps)
 
 
@@ -146,7 +162,8 @@ def game_positions(record: GameRecord, rules: Rules, result: int) -> GamePositio
       removed before the game ended.
 
     Raises:
-      SGFError: an illegal move, naming the file and the move number.
+      SGFError: an illegal move, naming the file and the move number; a record too long to
+        replay (`sgf.MAX_MOVES`).
     """
     game_rules = _rules_for_length(rules, record)
     states = replay_record(record, game_rules)
@@ -181,11 +198,13 @@ class DatasetSummary:
     Attributes:
       directory: the data directory.
       files: SGF files found.
+      records: game records in them (a file may hold several games); a syntax error counts as
+        one record, since the games after it cannot be told apart.
       games: games kept.
       positions: training positions in the kept games (= their main-line moves).
-      skipped: reason -> number of files skipped for it ("size 9x9", "no usable result",
-        "no moves", "malformed", "illegal move").
-      errors: (file, message) of every malformed record and every illegal move.
+      skipped: reason -> number of records skipped for it ("size 9x9", "no usable result",
+        "no moves", "malformed", "illegal move", "too long"); records = games + skipped.
+      errors: (source, message) of every malformed, illegal or too long record.
       komi: komi -> number of kept games with it.
       black_wins, white_wins, draws: results of the kept games.
       train_games, holdout_games, train_positions, holdout_positions: the split.
@@ -193,6 +212,7 @@ class DatasetSummary:
 
     directory: str
     files: int = 0
+    records: int = 0
     games: int = 0
     positions: int = 0
     skipped: dict[str, int] = dataclasses.field(default_factory=dict)
@@ -216,7 +236,8 @@ class DatasetSummary:
         skipped = ", ".join(f"{k}: {v}" for k, v in sorted(self.skipped.items())) or "none"
         komi = ", ".join(f"{k:g} ({v})" for k, v in sorted(self.komi.items())) or "-"
         out = [
-            f"{self.directory}: {self.files} SGF files, {self.games} games kept "
+            f"{self.directory}: {self.files} SGF files ({self.records} games), {self.games} "
+            "games kept "
             f"({self.positions} positions; B+ {self.black_wins}, W+ {self.white_wins}, "
             f"draws {self.draws}; komi {komi})",
             f"skipped: {skipped}",
@@ -258,13 +279,54 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _skip_bad(summary, reason: str, path, error: SGFError, strict: bool, log, what: str) -> None:
-    """Counts a bad file as skipped and logs it (raises the error instead when `strict`)."""
+def _skip_bad(summary, reason: str, error: SGFError, strict: bool, log, what: str) -> None:
+    """Counts a bad record as skipped and logs it (raises the error instead when `strict`)."""
     if strict:
         raise error
-    summary.skip(reason, str(path), str(error))
+    summary.skip(reason, error.source, str(error))
     if log:
         log(f"{what} {error}")
+
+
+def _entries(path: Path, summary: DatasetSummary) -> list[GameRecord | SGFError]:
+    """The games of one SGF file (`read_sgf_games`), counted in `summary.records`."""
+    try:
+        entries = read_sgf_games(path)
+    except SGFError as e:  # the file cannot be read at all
+        entries = [e]
+    summary.records += len(entries)
+    return entries
+
+
+def _skip_reason(record: GameRecord, rules: Rules) -> str | None:
+    """Why a well-formed record is not a training game of `rules`, or None."""
+    if record.size != rules.size:
+        return f"size {record.size}x{record.size}"
+    if parse_result(record.result) is None:
+        return NO_RESULT
+    if not record.moves:
+        return NO_MOVES
+    return None
+
+
+def _use(record: GameRecord, rules: Rules, summary: DatasetSummary, strict: bool,
+         log) -> GamePositions | None:
+    """The training positions of a well-formed record, or None when it is skipped (counted in
+    `summary`; raised when `strict` and it is too long or holds an illegal move)."""
+    reason = _skip_reason(record, rules)
+    if reason is not None:
+        summary.skip(reason)
+        return None
+    steps = record_steps(record)
+    if steps > MAX_MOVES:  # no move cap fits it: the rules engine cannot replay it
+        _skip_bad(summary, TOO_LONG, SGFError(record.source, too_long(steps)), strict, log,
+                  "skipped SGF:")
+        return None
+    try:
+        return game_positions(record, rules, parse_result(record.result))
+    except SGFError as e:
+        _skip_bad(summary, ILLEGAL, e, strict, log, "skipped SGF with an illegal move:")
+        return None
 
 
 def load_games(
@@ -273,49 +335,37 @@ def load_games(
     strict: bool = False,
     log: Callable[[str], None] | None = _stderr,
 ) -> tuple[list[GamePositions], DatasetSummary]:
-    """Reads and replays every SGF file under `path`; keeps games of `rules.size`.
+    """Reads and replays every game of every SGF file under `path` (a file may hold several);
+    keeps games of `rules.size`.
 
     Args:
       path: a directory searched recursively (or one file).
       rules: the training rules (board size, superko, suicide, history).
-      strict: raise on the first malformed record or illegal move instead of skipping it.
-      log: where skipped bad files are reported as they are met (None: silent; they are in the
-        summary either way).
+      strict: raise on the first malformed, illegal or too long record instead of skipping it.
+      log: where skipped bad records are reported as they are met (None: silent; they are in
+        the summary either way).
 
     Returns:
       (kept games in file order, summary).
 
     Raises:
       DatasetError: no such directory or no SGF files in it.
-      SGFError: with `strict`, the first malformed record or illegal move (naming the file).
+      SGFError: with `strict`, the first malformed, illegal or too long record (naming the
+        file).
     """
     files = find_sgf_files(path)
     summary = DatasetSummary(directory=str(path), files=len(files))
     games: list[GamePositions] = []
     komi = collections.Counter()
     for f in files:
-        try:
-            record = read_sgf(f)
-        except SGFError as e:
-            _skip_bad(summary, MALFORMED, f, e, strict, log, "skipped malformed SGF")
-            continue
-        if record.size != rules.size:
-            summary.skip(f"size {record.size}x{record.size}")
-            continue
-        result = parse_result(record.result)
-        if result is None:
-            summary.skip(NO_RESULT)
-            continue
-        if not record.moves:
-            summary.skip(NO_MOVES)
-            continue
-        try:
-            game = game_positions(record, rules, result)
-        except SGFError as e:
-            _skip_bad(summary, ILLEGAL, f, e, strict, log, "skipped SGF with an illegal move:")
-            continue
-        games.append(game)
-        komi[float(record.komi)] += 1
+        for entry in _entries(f, summary):
+            if isinstance(entry, SGFError):
+                _skip_bad(summary, MALFORMED, entry, strict, log, "skipped malformed SGF")
+                continue
+            game = _use(entry, rules, summary, strict, log)
+            if game is not None:
+                games.append(game)
+                komi[float(entry.komi)] += 1
     summary.games = len(games)
     summary.positions = sum(g.num_positions for g in games)
     summary.komi = dict(komi)
@@ -432,7 +482,7 @@ def build_dataset(
 
     Args:
       path: a directory of SGF files (searched recursively), or one file.
-      rules: the training rules (`alphago_jax.train.rules_of(cfg)`).
+      rules: the training rules (`cfg.rules()`).
       holdout: fraction of games held out, in [0, 1).
       seed: seed of the split.
       strict: raise `SGFError` on a malformed record or an illegal move instead of skipping it.
@@ -467,7 +517,8 @@ def split_dataset(
         skipped = ", ".join(f"{k}: {v}" for k, v in sorted(summary.skipped.items()))
         raise DatasetError(
             f"no usable {rules.size}x{rules.size} games in {summary.directory} "
-            f"({summary.files} SGF files; skipped: {skipped or 'none'})"
+            f"({summary.files} SGF files, {summary.records} games; skipped: "
+            f"{skipped or 'none'})"
         )
     summary = dataclasses.replace(summary)  # the caller's stays as it was
     train_idx, held_idx = split_games(len(games), holdout, seed)

@@ -32,7 +32,7 @@ import optax
 
 from alphago_jax import runs
 from alphago_jax.checkpoint import Checkpointer
-from alphago_jax.config import ConfigError, TrainConfig, make_config
+from alphago_jax.config import ConfigError, Range, TrainConfig, make_config
 from alphago_jax.learner import TrainState, make_optimizer, sgd_steps
 from alphago_jax.logging import RunLogger
 from alphago_jax.nets import scalar_value, value_target_classes
@@ -77,19 +77,27 @@ class SLSettings:
     strict: bool = False
 
     def validate(self) -> SLSettings:
-        """Raises ConfigError naming the first bad value; returns self."""
-        checks = [
-            (self.steps >= 1, "steps must be >= 1"),
-            (0.0 <= self.holdout < 1.0, "holdout must be in [0, 1)"),
-            (self.eval_every >= 1, "eval_every must be >= 1"),
-            (self.chunk >= 1, "chunk must be >= 1"),
-            (self.eval_batch >= 1, "eval_batch must be >= 1"),
-            (self.train_eval_positions >= 0, "train_eval_positions must be >= 0"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(f"supervised: {message} (got {self})")
+        """Checks every number (finite, in its range).
+
+        Raises:
+          ConfigError: naming the first bad setting, its range and the value given.
+        """
+        for key, rng in SL_RANGES.items():
+            problem = rng.check(f"--{key.replace('_', '-')}", getattr(self, key))
+            if problem:  # named as the command-line option that sets it
+                raise ConfigError(problem)
         return self
+
+
+SL_RANGES: dict[str, Range] = {
+    "steps": Range(1),
+    "holdout": Range(0, 1, hi_open=True),
+    "eval_every": Range(1),
+    "chunk": Range(1),
+    "eval_batch": Range(1),
+    "train_eval_positions": Range(0),
+}
+"""The allowed range of every number of `SLSettings` (as `config.RANGES` for `TrainConfig`)."""
 
 
 class SupervisedLearner:
@@ -287,7 +295,11 @@ def main(
         _log(f"alphago-jax supervised: {e}")
         return 2
     ckpt_dir = run_path / "checkpoints"
-    if ckpt_dir.is_dir() and any(ckpt_dir.iterdir()):
+    problem = runs.not_a_directory(run_path)
+    if problem:
+        _log(f"alphago-jax supervised: --run-dir {problem}: name a new run directory")
+        return 2
+    if ckpt_dir.exists() and (not ckpt_dir.is_dir() or any(ckpt_dir.iterdir())):
         _log(f"alphago-jax supervised: {run_path} already holds checkpoints; supervised runs "
              "do not resume: use a new --run-dir")
         return 2
