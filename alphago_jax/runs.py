@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from alphago_jax.checkpoint import Checkpointer, CheckpointError
-from alphago_jax.config import ConfigError, TrainConfig, make_config, parse_overrides
+from alphago_jax.config import PRESETS, ConfigError, TrainConfig, make_config, parse_overrides
 from alphago_jax.logging import MetricsError, read_metrics
 from alphago_jax.nets import Network, count_params
 from alphago_jax.trainer import Carry, Trainer
@@ -112,7 +112,7 @@ def resolve_config(run_dir: str | Path, preset: str, overrides: list[str] | dict
     if not config_path(run_dir).exists():
         return wanted, True
     saved = load_config(run_dir)
-    given = set(items) | (set(_preset_keys(preset)) if preset != "default" else set())
+    given = set(items) | (set(PRESETS[preset]) if preset != "default" else set())
     differ = sorted(k for k in given - {"iterations"}
                     if getattr(wanted, k) != getattr(saved, k))
     if differ:
@@ -129,12 +129,6 @@ def resolve_config(run_dir: str | Path, preset: str, overrides: list[str] | dict
         schedule_iterations=saved.schedule_iterations or saved.iterations,
     )
     return resumed.validate(), True
-
-
-def _preset_keys(preset: str) -> list[str]:
-    from alphago_jax.config import PRESETS
-
-    return list(PRESETS[preset])
 
 
 # ---------------------------------------------------------------------- checkpoints

@@ -37,11 +37,16 @@ import jax.numpy as jnp
 import mctx
 import numpy as np
 
-from alphago_jax.features.planes import planes_from
 from alphago_jax.nets.heads import scalar_value
 from alphago_jax.rules.coords import action_to_gtp
 from alphago_jax.rules.go import BLACK, WHITE, Rules
-from alphago_jax.search.mcts import SearchSettings, evaluate, policy_value, run_policy
+from alphago_jax.search.mcts import (
+    SearchSettings,
+    evaluate,
+    policy_value,
+    run_policy,
+    state_features,
+)
 
 __all__ = [
     "Analysis", "AnalyzeRequest", "MoveStat", "RoundStats", "dead_chains", "format_kata",
@@ -118,13 +123,6 @@ def search_round(rules: Rules, network, history: int, settings: SearchSettings, 
     )
 
 
-def _features(rules: Rules, states, history: int):
-    legal = jax.vmap(rules.legal_mask)(states)
-    x = jax.vmap(planes_from, in_axes=(0, 0, 0, None))(
-        states.boards[:, :history], states.to_play, legal[:, : rules.num_points], rules.size)
-    return x, legal
-
-
 @functools.partial(jax.jit, static_argnums=(0, 1, 2))
 def network_eval(rules: Rules, network, history: int, params, states):
     """The raw network at a batch of states.
@@ -133,7 +131,7 @@ def network_eval(rules: Rules, network, history: int, params, states):
       (policy float32[B, A] (0 on illegal actions), value float32[B] for the side to move,
       ownership float32[B, P] with +1 = Black's, or None without an ownership head).
     """
-    x, legal = _features(rules, states, history)
+    x, legal = state_features(rules, states, history)
     out = network(params, x)
     logits = jnp.where(legal, out.policy_logits.astype(jnp.float32), -jnp.inf)
     own = None

@@ -23,7 +23,7 @@ from alphago_jax.rules.go import GoState, Rules
 __all__ = [
     "ACTION_SELECTIONS", "ALGORITHMS", "SearchResult", "SearchSettings", "evaluate",
     "make_recurrent_fn", "node_bytes", "policy_value", "run_policy", "run_search", "search",
-    "select_action", "strip",
+    "select_action", "state_features", "strip",
 ]
 
 _NEG = -1e9  # prior logit of illegal moves (finite: mctx subtracts logits)
@@ -88,16 +88,22 @@ def strip(state: GoState) -> GoState:
     return state.replace(seen=state.seen[..., :0])
 
 
+def state_features(rules: Rules, states: GoState, history: int):
+    """Network inputs of a batch of states: (x float32[B, S, S, 2k+3], legal bool[B, A])."""
+    legal = jax.vmap(rules.legal_mask)(states)
+    x = jax.vmap(planes_from, in_axes=(0, 0, 0, None))(
+        states.boards[:, :history], states.to_play, legal[:, : rules.num_points], rules.size
+    )
+    return x, legal
+
+
 def evaluate(rules: Rules, apply, net_params, states: GoState, history: int):
     """Network evaluation of a batch of states.
 
     Returns:
       (logits float32[B, A] with illegal moves at -1e9, value float32[B], legal bool[B, A]).
     """
-    legal = jax.vmap(rules.legal_mask)(states)
-    x = jax.vmap(planes_from, in_axes=(0, 0, 0, None))(
-        states.boards[:, :history], states.to_play, legal[:, : rules.num_points], rules.size
-    )
+    x, legal = state_features(rules, states, history)
     out = apply(net_params, x)
     logits = jnp.where(legal, out.policy_logits.astype(jnp.float32), _NEG)
     return logits, scalar_value(out.value_logits), legal
