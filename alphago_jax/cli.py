@@ -206,6 +206,15 @@ def _steps(text: str) -> tuple[int, ...]:
     return steps
 
 
+def _opening_moves(text: str) -> int:
+    """An argparse type: moves per opening, even (Black to move after it) in 2..20."""
+    moves = _int_in(2, 20)(text)
+    if moves % 2:
+        raise argparse.ArgumentTypeError(f"must be even (Black moves after the opening), got "
+                                         f"{text}")
+    return moves
+
+
 def _names(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     if not names:
@@ -250,7 +259,7 @@ def _add_ladder(sub) -> None:
     la.add_argument("--anchor-elo", type=_number(), default=0.0)
     la.add_argument("--openings", type=_int_in(1, 1000), default=None,
                     help="openings in the set (default 8; fixed by the ladder's first run)")
-    la.add_argument("--opening-moves", type=_int_in(2, 20), default=None,
+    la.add_argument("--opening-moves", type=_opening_moves, default=None,
                     help="moves per opening, even (default 4)")
     la.add_argument("--openings-seed", type=_SEED, default=None, help="default 0")
     la.add_argument("--sims", type=_SIMS, default=None,

@@ -51,6 +51,8 @@ LADDER_DIR = "ladder"
 LADDER_FILE = "ladder.jsonl"
 PLOT_FILE = "elo.png"
 DEFAULT_REFERENCES = ("random", "gnugo:1", "gnugo:5", "gnugo:10")
+DEFAULT_OPENINGS = 8  # 16 games per pairing
+DEFAULT_OPENING_MOVES = 4
 GNUGO_PATHS = ("gnugo", "/usr/games/gnugo")
 Z95 = 1.96
 
@@ -273,12 +275,16 @@ def _setup(run_dir: Path, saved: dict | None, opts: LadderOptions, latest, refer
         return setup
     latest = latest()
     rules = arena_rules([latest, *references])
-    moves = opts.opening_moves if opts.opening_moves is not None else 4
+    moves = opts.opening_moves or DEFAULT_OPENING_MOVES
     try:
-        openings = draw_openings(rules.size, opts.openings or 8, moves, opts.openings_seed or 0)
+        openings = draw_openings(rules.size, opts.openings or DEFAULT_OPENINGS, moves,
+                                 opts.openings_seed or 0)
     except ValueError as e:
         raise LadderError(str(e)) from None
     sims = opts.sims or latest.simulations
+    if len(openings) < (opts.openings or DEFAULT_OPENINGS):
+        print(f"ladder: only {len(openings)} distinct balanced {moves}-move openings found on "
+              f"{rules.size}x{rules.size}", file=sys.stderr)
     return Setup(rules, sims, tuple(map(tuple, openings)), opts.openings_seed or 0, moves)
 
 
