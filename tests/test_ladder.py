@@ -40,8 +40,9 @@ from alphago_jax.sgf import read_sgf
 GNUGO = "/usr/games/gnugo"
 LAST = re.compile(r"^ladder: (.+) step=(\d+) elo=(-?\d+) \(95% CI (-?\d+)\.\.(-?\d+)\)"
                   r"((?:, vs \S+ \d+-\d+-\d+)+); distinct games (\d+)/(\d+)$")
+# Suicide allowed: a ladder without GTP references keeps it (and with them, turns it off).
 TINY = ["size=5", "blocks=1", "channels=8", "num_simulations=2", "eval_simulations=2",
-        "wandb=false"]
+        "suicide=true", "wandb=false"]
 
 
 # ------------------------------------------------------------------------------ openings
@@ -252,6 +253,10 @@ def test_ladder_bad_input(run, tmp_path, capsys):
     rc, _, err = _ladder(capsys, run, "--references", "random", "--anchor", "random",
                          "--openings", "3")
     assert rc == 2 and "--openings 3 (saved 1)" in err
+    # Set up with suicide allowed (no GTP reference then): a GTP reference is refused.
+    rc, _, err = _ladder(capsys, run, "--references", f"random,gtp:{sys.executable} x.py",
+                         "--anchor", "random")
+    assert rc == 2 and "suicide allowed" in err and len(err.strip().splitlines()) == 1
 
 
 def test_pairings_link_the_references():
@@ -267,6 +272,7 @@ def test_ladder_against_gnugo(run, capsys):
     assert rc == 0, err
     m = LAST.match(out[-1])
     assert m and m.group(2) == "2" and ", vs gnugo:1 " in m.group(6)
-    _, games = read_ladder(ladder_path(run))
+    setup, games = read_ladder(ladder_path(run))
+    assert setup["suicide"] is False  # GnuGo refuses suicide
     assert len(games) == 12 and not any(g["reason"] == "forfeit" for g in games)
     assert any(line.startswith("gnugo:1 ") and "+- 0" in line for line in out)  # the anchor

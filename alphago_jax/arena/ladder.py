@@ -331,6 +331,10 @@ def play_ladder(run_dir: Path, opts: LadderOptions) -> tuple[Setup, list[int], l
             for s in opts.references}
     setup = _setup(run_dir, saved, opts, lambda: checkpoint(steps[-1], opts.sims),
                    list(refs.values()))
+    gtp = [s for s, p in refs.items() if getattr(p, "is_gtp", False)]
+    if gtp and setup.rules.suicide:
+        raise LadderError(f"{path} was set up with suicide allowed (no GTP reference then), "
+                          f"which {gtp[0]} refuses: move the file away to start a new ladder")
     if saved is None:
         _append(path, setup.as_record())
     names = {f"ckpt@{s}": s for s in steps}
