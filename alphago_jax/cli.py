@@ -195,6 +195,87 @@ def _add_arena(sub) -> None:
     ar.set_defaults(func=_arena)
 
 
+def _steps(text: str) -> tuple[int, ...]:
+    """An argparse type: checkpoint steps like 25,50 (integers >= 0)."""
+    try:
+        steps = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        steps = ()
+    if not steps or min(steps) < 0:
+        raise argparse.ArgumentTypeError(f"expected checkpoint steps like 25,50, got {text!r}")
+    return steps
+
+
+def _opening_moves(text: str) -> int:
+    """An argparse type: moves per opening, even (Black to move after it) in 2..20."""
+    moves = _int_in(2, 20)(text)
+    if moves % 2:
+        raise argparse.ArgumentTypeError(f"must be even (Black moves after the opening), got "
+                                         f"{text}")
+    return moves
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected players like random,gnugo:1, got {text!r}")
+    return names
+
+
+def _ladder(args) -> int:
+    from alphago_jax.arena import ladder
+
+    opts = ladder.LadderOptions(
+        steps=args.steps, latest=args.latest, references=args.references, anchor=args.anchor,
+        anchor_elo=args.anchor_elo, openings=args.openings, opening_moves=args.opening_moves,
+        openings_seed=args.openings_seed, sims=args.sims, seed=args.seed,
+        parallel=args.parallel, gtp_timeout=args.gtp_timeout, gnugo=args.gnugo,
+        plot=not args.no_plot, progress=not args.no_progress,
+    )
+    return ladder.main(args.run_dir, opts)
+
+
+def _add_ladder(sub) -> None:
+    la = sub.add_parser(
+        "ladder", help="rate a run's checkpoints against random and GnuGo (resumable)",
+        description="Every selected checkpoint plays every reference (and each reference the "
+        "next) from a fixed, seeded set of balanced openings, each once with each colour; a "
+        "Bradley-Terry fit anchored on --anchor rates them all. Results go to "
+        "RUN/ladder/ladder.jsonl game by game (a rerun plays only what is missing), with SGF "
+        "files and RUN/ladder/elo.png. The last stdout line is 'ladder: RUN step=N elo=X (95% CI "
+        "lo..hi), vs REF W-L-D, ...; distinct games D/G'. Exit status: 0, 2 on bad input, 1 when "
+        "games failed (rerun to play them).",
+    )
+    la.add_argument("run_dir", metavar="RUN")
+    pick = la.add_mutually_exclusive_group()
+    pick.add_argument("--steps", type=_steps, default=None,
+                      help="checkpoints to rate, e.g. 25,50 (default: all)")
+    pick.add_argument("--latest", action="store_true", help="rate the latest checkpoint only")
+    la.add_argument("--references", type=_names, default=("random", "gnugo:1", "gnugo:5",
+                                                           "gnugo:10"),
+                    help="comma-separated: random, gnugo:LEVEL, gtp:COMMAND "
+                    "(default random,gnugo:1,gnugo:5,gnugo:10)")
+    la.add_argument("--anchor", default="gnugo:1", help="reference held at --anchor-elo")
+    la.add_argument("--anchor-elo", type=_number(), default=0.0)
+    la.add_argument("--openings", type=_int_in(1, 1000), default=None,
+                    help="openings in the set (default 8; fixed by the ladder's first run)")
+    la.add_argument("--opening-moves", type=_opening_moves, default=None,
+                    help="moves per opening, even (default 4)")
+    la.add_argument("--openings-seed", type=_SEED, default=None, help="default 0")
+    la.add_argument("--sims", type=_SIMS, default=None,
+                    help="simulations per move (default: the run's eval_simulations)")
+    la.add_argument("--seed", type=_SEED, default=0)
+    la.add_argument("--parallel", type=_int_in(1), default=None,
+                    help="games at once per pairing (default: up to 256; 8 with GnuGo)")
+    la.add_argument("--gtp-timeout", type=_number(0, lo_open=True, noun="number of seconds"),
+                    default=60.0, help="seconds per GTP reply (default 60)")
+    la.add_argument("--gnugo", default=None, help="GnuGo program (default: gnugo on PATH, "
+                    "else /usr/games/gnugo)")
+    la.add_argument("--no-plot", action="store_true", help="no elo.png")
+    la.add_argument("--no-progress", action="store_true", help="no progress bars")
+    la.set_defaults(func=_ladder)
+
+
 def _gtp(args) -> int:
     from alphago_jax.gtp import engine
 
@@ -301,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=_evaluate)
 
     _add_arena(sub)
+    _add_ladder(sub)
     _add_supervised(sub)
 
     gtp = sub.add_parser("gtp", help="serve a checkpoint as a GTP engine on stdin/stdout")

@@ -21,6 +21,7 @@ R = ["random", "random"]
 A, EV, GTP = ["arena", *R], ["evaluate", "--run-dir", "{dir}"], ["gtp", "--checkpoint", "{dir}"]
 BR, BS = ["bench", "rules", "--no-pgx"], ["bench", "selfplay", "--no-pgx"]
 SL = ["supervised", "--data", "{dir}"]
+LA = ["ladder", "{dir}"]
 
 # (argv, exit status, what stderr must say). "{dir}" is an empty directory, "{file}" a file.
 PROBES = [
@@ -68,6 +69,16 @@ PROBES = [
     ([*BS, "--channels", "0"], 2, "argument --channels: must be an integer >= 1, got 0"),
     ([*BS, "--steps", "0"], 2, "argument --steps: must be an integer >= 1, got 0"),
     ([*BS, "--repeats", "0"], 2, "argument --repeats: must be an integer >= 1, got 0"),
+    # ladder
+    ([*LA, "--steps", "x"], 2, "argument --steps: expected checkpoint steps like 25,50"),
+    ([*LA, "--steps", "-1"], 2, "argument --steps: expected checkpoint steps like 25,50"),
+    ([*LA, "--openings", "0"], 2, "argument --openings: must be an integer in 1..1000, got 0"),
+    ([*LA, "--opening-moves", "3"], 2, "argument --opening-moves: must be even"),
+    ([*LA, "--opening-moves", "0"], 2, "argument --opening-moves: must be an integer in 2..20"),
+    ([*LA, "--sims", "0"], 2, "argument --sims: must be an integer >= 1, got 0"),
+    ([*LA, "--anchor-elo", "nan"], 2, "argument --anchor-elo: must be a finite number"),
+    ([*LA, "--references", ","], 2, "argument --references: expected players like"),
+    ([*LA, "--gtp-timeout", "0"], 2, "argument --gtp-timeout: must be a finite number of"),
     # supervised: the run directory argument
     ([*SL, "--run-dir", "{file}"], 2,
      "argument --run-dir: {file} is a file, not a directory: name a new run directory"),

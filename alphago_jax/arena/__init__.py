@@ -6,7 +6,9 @@
 * one batched match loop (`match.play_match`) returning a `MatchResult` whose `tally` is the
   one score summary (`tally.Tally`, `wilson_interval`);
 * one Bradley-Terry fit (`elo.fit_elo`), free or against players of fixed ratings;
-* the ``alphago-jax arena`` job (`referee.main`).
+* seeded balanced openings to start games from (`openings.draw_openings`);
+* the ``alphago-jax arena`` job (`referee.main`) and the ``alphago-jax ladder`` job
+  (`ladder.main`: a run's checkpoints against fixed references, resumable).
 """
 
 from alphago_jax.arena.elo import EloFit, expected_score, fit_elo, pair_table
@@ -17,9 +19,12 @@ from alphago_jax.arena.match import (
     arena_rules,
     bucket_size,
     describe_rules,
+    opening_of,
     play_match,
     save_game,
+    start_positions,
 )
+from alphago_jax.arena.openings import draw_openings
 from alphago_jax.arena.players import (
     RESIGN,
     DevicePlayer,
@@ -42,6 +47,7 @@ __all__ = [
     "RESIGN", "ArenaError", "DevicePlayer", "EloFit", "GTPClient", "GTPPlayer", "GameResult",
     "HostPlayer", "MatchResult", "PlayerError", "PlayerSpecError", "RandomPlayer",
     "ScriptedPlayer", "SearchPlayer", "Seat", "Tally", "arena_rules", "bucket_size",
-    "checkpoint_steps", "describe_rules", "expected_score", "fit_elo", "load_run",
-    "pair_table", "parse_player", "play_match", "save_game", "wilson_interval",
+    "checkpoint_steps", "describe_rules", "draw_openings", "expected_score", "fit_elo",
+    "load_run", "opening_of", "pair_table", "parse_player", "play_match", "save_game",
+    "start_positions", "wilson_interval",
 ]

@@ -11,7 +11,9 @@ The referee checks every move against the rules: an illegal move, or a protocol 
 '?' reply, bad vertex, exited process), loses that game for the player who made it, with the
 reason in the summary and the SGF comment. A resignation ends the game. Otherwise a game ends on
 two consecutive passes or at the move cap (`rules.move_cap`) and is scored with `rules.score`.
-Player A takes Black in even-numbered games and White in odd ones.
+Player A takes Black in even-numbered games and White in odd ones. Games may start from given
+openings (move sequences the referee plays before the players move): games 2k and 2k + 1 start
+from the same opening with colours swapped, so each opening is played once with each colour.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class GameResult:
       failure: the game was forfeited because a player failed (no reply in time, exited,
         refused a command, answered with something that is not a move), not for an illegal
         move: its result says nothing about how the players play.
+      opening: how many of the first `moves` the referee set from an opening (0: none).
     """
 
     game: int
@@ -69,6 +72,7 @@ class GameResult:
     score: float | None = None
     detail: str = ""
     failure: bool = False
+    opening: int = 0
 
     @property
     def a_black(self) -> bool:
@@ -226,10 +230,40 @@ def _init(rules: Rules, n: int) -> GoState:
     return jax.vmap(lambda _: rules.init())(jnp.arange(n))
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _reset(rules: Rules, states: GoState, mask: jax.Array) -> GoState:
-    fresh = rules.init()
+@jax.jit
+def _reset(states: GoState, mask: jax.Array, starts: GoState, which: jax.Array) -> GoState:
+    """Slots where `mask` (bool[B]) is set start over from `starts[which]` (which: int32[B]
+    indexes the stacked start positions, one per opening)."""
+    fresh = jax.tree.map(lambda x: x[which], starts)
     return jax.tree.map(lambda s, f: jnp.where(_bcast(mask, s), f, s), states, fresh)
+
+
+def opening_of(game: int, openings: int) -> int:
+    """The opening game number `game` starts from, of `openings`: games 2k and 2k + 1 play
+    opening k % openings, so with colours alternating each opening is played once with each
+    colour (every 2 * openings games)."""
+    return (game // 2) % openings
+
+
+def start_positions(rules: Rules, openings: Sequence[Sequence[int]] | None) -> GoState:
+    """The stacked start positions of `openings` (GoState with a leading axis K), each replayed
+    with the checked rules; one empty board when there are none.
+
+    Raises:
+      ArenaError: an opening with an illegal move, or one after which the game is over.
+    """
+    states = []
+    for k, moves in enumerate(openings or [[]]):
+        state = rules.init()
+        try:
+            for move in moves:
+                state = rules.play(state, int(move))
+        except IllegalMoveError as e:
+            raise ArenaError(f"opening {k} {list(moves)}: {e}") from None
+        if bool(rules.is_over(state)):
+            raise ArenaError(f"opening {k} {list(moves)} ends the game")
+        states.append(state)
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -280,6 +314,8 @@ def play_match(
     sgf_dir: str | Path | None = None,
     progress: bool = False,
     on_game: Callable[[GameResult], None] | None = None,
+    openings: Sequence[Sequence[int]] | None = None,
+    only: Sequence[int] | None = None,
 ) -> MatchResult:
     """Plays `games` games of A against B, colours alternating (A is Black in even games).
 
@@ -294,15 +330,26 @@ def play_match(
       sgf_dir: write `game-NNNN.sgf` for each game there (None: no SGF files).
       progress: show a tqdm bar on stderr.
       on_game: called with each finished game.
+      openings: start positions as move sequences (actions, replayed with the checked rules):
+        game i starts from opening `opening_of(i, len(openings))`, the pair of games 2k, 2k + 1
+        from one opening with colours swapped. Host players are told the moves (`Seat.play`)
+        after `Seat.new_game`; the moves lead each game's record (`GameResult.opening`).
+        None: every game starts from the empty board.
+      only: play just these game numbers (of 0..games-1; e.g. those a resumed job lacks), each
+        with its own colours and opening; the result holds only them.
 
     Returns:
-      The MatchResult with every game in game order.
+      The MatchResult with every game played, in game order.
 
     Raises:
-      ArenaError: `games` or `parallel` < 1, or a player's history above `rules.history`.
+      ArenaError: `games` or `parallel` < 1, a player's history above `rules.history`, an
+        illegal opening, or a game number in `only` outside 0..games-1.
     """
     if games < 1:
         raise ArenaError(f"games must be >= 1, got {games}")
+    order = sorted(set(range(games) if only is None else only))
+    if order and not 0 <= order[0] <= order[-1] < games:
+        raise ArenaError(f"game numbers must be in 0..{games - 1}, got {order}")
     for p in (a, b):
         if isinstance(p, DevicePlayer) and p.history > rules.history:
             raise ArenaError(f"{p.name} needs history {p.history} > rules.history "
@@ -312,22 +359,28 @@ def play_match(
         parallel = min(games, MAX_HOST_PARALLEL if host else MAX_DEVICE_PARALLEL)
     if parallel < 1:
         raise ArenaError(f"parallel must be >= 1, got {parallel}")
+    if not order:
+        return MatchResult(a.name, b.name, rules, [])
+    openings = [list(map(int, o)) for o in openings] if openings else [[]]
+    starts = start_positions(rules, openings)
     if sgf_dir is not None:
         Path(sgf_dir).mkdir(parents=True, exist_ok=True)
-    match = _Match(rules, (a, b), games, key, min(parallel, games), sgf_dir, on_game)
+    match = _Match(rules, (a, b), order, key, min(parallel, len(order)), sgf_dir, on_game,
+                   (openings, starts))
     try:
         match.play(progress)
     finally:
         match.close()
-    return MatchResult(a.name, b.name, rules,
-                       [match.results[g] for g in range(games)], match.steps)
+    return MatchResult(a.name, b.name, rules, [match.results[g] for g in order], match.steps)
 
 
 class _Match:
     """Mutable bookkeeping of one match: slots, their games, moves and the players' seats."""
 
-    def __init__(self, rules, players, games, key, parallel, sgf_dir, on_game):
-        self.rules, self.players, self.games, self.key = rules, players, games, key
+    def __init__(self, rules, players, order, key, parallel, sgf_dir, on_game, openings):
+        self.rules, self.players, self.key = rules, players, key
+        self.order, self.games = order, len(order)  # the game numbers to play, in order
+        self.openings, self.starts = openings
         self.n = parallel
         self.sgf_dir = None if sgf_dir is None else Path(sgf_dir)
         self.on_game = on_game
@@ -341,7 +394,7 @@ class _Match:
         self.game_of = np.full(self.n, -1)  # game number in each slot, -1 when idle
         self.moves: list[list[int]] = [[] for _ in range(self.n)]
         self.results: dict[int, GameResult] = {}
-        self.next_game = 0
+        self.next_game = 0  # index into `order`
         self.steps = 0
         self.bar = None
 
@@ -379,22 +432,26 @@ class _Match:
                 self.steps += 1
 
     def _fill(self, slots: list[int]) -> None:
-        """Starts the next games in `slots`; a seat that fails to set up forfeits at once."""
+        """Starts the next games in `slots` from their openings; a seat that fails to set up
+        (or to take an opening move) forfeits at once."""
         while slots and self.next_game < self.games:
             slots = slots[: self.games - self.next_game]
+            mask, which = np.zeros(self.n, bool), np.zeros(self.n, np.int32)
             for s in slots:
-                self.game_of[s], self.moves[s] = self.next_game, []
+                game = self.order[self.next_game]
+                which[s] = opening_of(game, len(self.openings))
+                self.game_of[s], self.moves[s] = game, list(self.openings[which[s]])
                 self.next_game += 1
-            mask = np.zeros(self.n, bool)
-            mask[slots] = True
-            self.states = _reset(self.rules, self.states, jnp.asarray(mask))
+                mask[s] = True
+            self.states = _reset(self.states, jnp.asarray(mask), self.starts, jnp.asarray(which))
             calls, owners = [], []
             for s in slots:
                 for colour in (BLACK, WHITE):  # Black's failure is judged first
                     p = self._player_of(s, colour)
                     if self.seats[p] is not None:
                         seat, game = self.seats[p][s], int(self.game_of[s])
-                        calls.append(functools.partial(seat.new_game, self.rules, game))
+                        calls.append(functools.partial(
+                            _start_seat, seat, self.rules, game, self.moves[s]))
                         owners.append((s, colour))
             failed = []
             for (s, colour), out in zip(owners, self._parallel_calls(calls), strict=True):
@@ -499,8 +556,9 @@ class _Match:
         g = int(self.game_of[slot])
         names = [p.name for p in self.players]
         black, white = (names[0], names[1]) if g % 2 == 0 else (names[1], names[0])
+        opening = len(self.openings[opening_of(g, len(self.openings))])
         result = GameResult(g, black, white, list(self.moves[slot]), winner, reason, score, detail,
-                            failure)
+                            failure, opening)
         self.results[g] = result
         self.game_of[slot] = -1
         if self.sgf_dir is not None:
@@ -519,12 +577,21 @@ class _Match:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _start_seat(seat, rules: Rules, game: int, opening: Sequence[int]) -> None:
+    """A host seat's new game: an empty board, then the opening's moves (Black first)."""
+    seat.new_game(rules, game)
+    for i, move in enumerate(opening):
+        seat.play(BLACK if i % 2 == 0 else WHITE, int(move))
+
+
 def save_game(result: GameResult, rules: Rules, path: str | Path) -> None:
     """Writes one game as SGF: PB/PW the player specs, RE the result, comment on how it ended."""
     from alphago_jax.sgf import GameRecord, save_sgf
 
     comment = f"{describe_rules(rules)}. Result {result.result}"
     comment += f" by {result.reason}" + (f": {result.detail}" if result.detail else ".")
+    if result.opening:
+        comment += f" The first {result.opening} moves are the referee's opening."
     record = GameRecord(
         size=rules.size, komi=float(rules.komi), moves=list(result.moves), black=result.black,
         white=result.white, result=result.result, rules="Tromp-Taylor", comment=comment,
