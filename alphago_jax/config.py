@@ -118,6 +118,13 @@ class TrainConfig:
     """PUCT: weight of the Dirichlet noise in the root prior."""
     pb_c_init: float = 1.25
     """PUCT: exploration constant."""
+    score_utility: float = 0.0
+    """Weight of the score in the search's utility (KataGo's score utility, which keeps a signal
+    where the win probability saturates): the search maximises (1 - w) * value + w * s, where s =
+    (2 / pi) * atan(margin / size) is the mover's expected area margin (komi included) squashed
+    into (-1, 1): at the end of a game the exact Tromp-Taylor margin, elsewhere the ownership
+    head's sum. The value head still learns the game's win/draw/loss; the stored search value
+    (`value_target` 'search') is this utility. Needs `ownership`. 0 = win/loss only."""
     # ---------------------------------------------------------------- warm starts, board mixes
     init_from: str = ""
     """Run directory (self-play or supervised) whose latest network parameters initialise a fresh
@@ -327,6 +334,9 @@ class TrainConfig:
             (self.eval_games >= 1 or not self.eval_every,
              f"eval_games must be >= 1 when eval_every > 0 (eval_every={self.eval_every}), "
              f"got {self.eval_games}"),
+            # The score away from the end of a game is read from the ownership head.
+            (self.ownership or not self.score_utility,
+             f"score_utility > 0 needs ownership=true, got score_utility={self.score_utility}"),
             (not learned_table or self.max_board_size >= self.size,
              f"max_board_size must be >= size ({self.size}) for a transformer's learned "
              f"positional table, got {self.max_board_size}"),
@@ -442,6 +452,7 @@ RANGES: dict[str, Range] = {
     "dirichlet_alpha": _POSITIVE,
     "dirichlet_fraction": _FRACTION,
     "pb_c_init": _AT_LEAST_0,
+    "score_utility": _FRACTION,
     "bootstrap_iterations": _AT_LEAST_0,
     # self-play
     "selfplay_batch": _AT_LEAST_1,

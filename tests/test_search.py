@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from settings import network, search_settings
+from settings import network as make_network
 
 from alphago_jax.features.planes import num_planes
 from alphago_jax.rules.go import BLACK, WHITE, Rules
@@ -216,3 +217,72 @@ def test_root_visits_count_every_simulation(net, settings):
     assert np.all(visits >= 0)
     if settings.algorithm == "gumbel":  # sequential halving visits every considered action
         assert np.all(np.count_nonzero(visits, axis=-1) >= settings.max_num_considered_actions // 2)
+
+
+# ---------------------------------------------------------------------- score utility
+def test_utility_without_weight_is_the_value():
+    from alphago_jax.search.mcts import score_term, utility
+
+    v = jnp.array([-1.0, 0.3, 1.0])
+    assert utility(v, jnp.ones(3), 0.0) is v
+    np.testing.assert_allclose(utility(v, jnp.zeros(3), 0.25), 0.75 * v)
+    # A margin of one board side counts half; the term is odd and bounded.
+    np.testing.assert_allclose(score_term(jnp.array([7.0, -7.0, 1e6]), 7), [0.5, -0.5, 1.0],
+                               atol=1e-5)
+
+
+def test_terminal_reward_carries_the_margin():
+    """At the end of a game the reward is (1 - w) sign + w score_term of the exact margin."""
+    from alphago_jax.search.mcts import make_recurrent_fn, score_term, strip
+
+    network = make_network(num_planes(HISTORY), kind="resnet", blocks=1, channels=8,
+                           ownership=True)
+    params = network.init(jax.random.key(0))
+    state = _position(ONE_PLY, SETUP)
+    states = _batch([state, state])
+    actions = jnp.array([CAPTURE, SIZE * SIZE], jnp.int32)
+    # The capture leaves Black the whole board; a pass, 2 stones each and neutral empty points.
+    margins = np.array([25 - 7.5, 0 - 7.5])
+    for w in (0.0, 0.3):
+        fn = make_recurrent_fn(ONE_PLY, network, HISTORY, w)
+        out, _ = fn((params, states.seen, states.num_seen), None, actions, strip(states))
+        want = (1 - w) * np.sign(margins) + w * np.asarray(score_term(jnp.array(margins), SIZE))
+        np.testing.assert_allclose(out.reward, want, rtol=1e-5)
+
+
+def test_evaluate_mixes_the_ownership_margin():
+    from alphago_jax.nets.heads import scalar_value
+    from alphago_jax.search.mcts import evaluate, score_term, state_features
+
+    network = make_network(num_planes(HISTORY), kind="resnet", blocks=1, channels=8,
+                           ownership=True)
+    params = network.init(jax.random.key(1))
+    black_to_move = _position(TWO_PLY, SETUP)
+    white_to_move = TWO_PLY.step(black_to_move, CAPTURE)
+    states = _batch([black_to_move, white_to_move])
+    out = network(params, state_features(TWO_PLY, states, HISTORY)[0])
+    margin = np.asarray(out.ownership).sum(axis=(1, 2)) - 0.5 * np.array([1, -1])
+    w = 0.4
+    want = (1 - w) * np.asarray(scalar_value(out.value_logits)) + w * np.asarray(
+        score_term(jnp.array(margin), SIZE))
+    _, value, _ = evaluate(TWO_PLY, network, params, states, HISTORY, w)
+    np.testing.assert_allclose(value, want, rtol=1e-5, atol=1e-6)
+
+
+def test_score_utility_search_still_finds_the_capture(net):
+    network = make_network(num_planes(HISTORY), kind="resnet", blocks=1, channels=8,
+                           ownership=True)
+    params = network.init(jax.random.key(0))
+    states = _batch([_position(ONE_PLY, SETUP)] * BATCH)
+    out = search(ONE_PLY, network, HISTORY, GUMBEL._replace(score_utility=0.5), params, states,
+                 jax.random.key(0))
+    assert (np.asarray(out.action) == CAPTURE).all()
+    assert (np.asarray(out.value) > 0.5).all()
+
+
+def test_score_utility_needs_the_ownership_head():
+    from alphago_jax.config import ConfigError, TrainConfig
+
+    with pytest.raises(ConfigError, match="score_utility > 0 needs ownership=true"):
+        TrainConfig(score_utility=0.2).validate()
+    TrainConfig(score_utility=0.2, ownership=True).validate()

@@ -22,8 +22,8 @@ from alphago_jax.rules.go import GoState, Rules
 
 __all__ = [
     "ACTION_SELECTIONS", "ALGORITHMS", "SearchResult", "SearchSettings", "evaluate",
-    "make_recurrent_fn", "node_bytes", "policy_value", "run_policy", "run_search", "search",
-    "select_action", "state_features", "strip",
+    "make_recurrent_fn", "node_bytes", "policy_value", "run_policy", "run_search", "score_term",
+    "search", "select_action", "state_features", "strip", "utility",
 ]
 
 _NEG = -1e9  # prior logit of illegal moves (finite: mctx subtracts logits)
@@ -49,6 +49,7 @@ class SearchSettings(NamedTuple):
       gumbel_scale: Gumbel noise scale (0 = deterministic).
       value_scale, maxvisit_init, rescale_values: Gumbel's completed-Q transform.
       dirichlet_alpha, dirichlet_fraction, pb_c_init: PUCT root noise and exploration.
+      score_utility: weight w of the score in the utility the search maximises (see `utility`).
     """
 
     algorithm: str
@@ -61,6 +62,7 @@ class SearchSettings(NamedTuple):
     dirichlet_alpha: float
     dirichlet_fraction: float
     pb_c_init: float
+    score_utility: float
 
 
 class SearchResult(NamedTuple):
@@ -97,8 +99,31 @@ def state_features(rules: Rules, states: GoState, history: int):
     return x, legal
 
 
-def evaluate(rules: Rules, apply, net_params, states: GoState, history: int):
+def score_term(margin: chex.Array, size: int) -> chex.Array:
+    """A mover's area margin (komi included) squashed into (-1, 1): (2 / pi) atan(margin / size).
+
+    A margin of one board side counts half; the squashing keeps the term bounded like a value.
+    """
+    return (2.0 / jnp.pi) * jnp.arctan(margin / size)
+
+
+def utility(value: chex.Array, score: chex.Array, weight: float) -> chex.Array:
+    """What the search maximises: (1 - w) * value + w * score (both in [-1, 1]).
+
+    With w = 0 it is the value itself, so a search without a score utility is unchanged.
+    """
+    if not weight:
+        return value
+    return (1.0 - weight) * value + weight * score
+
+
+def evaluate(rules: Rules, apply, net_params, states: GoState, history: int,
+             score_utility: float = 0.0):
     """Network evaluation of a batch of states.
+
+    With `score_utility` > 0 the value is `utility` of the win/loss value and the ownership
+    head's margin for the side to move (the sum of its ownership minus komi for Black, plus komi
+    for White); the network must have an ownership head.
 
     Returns:
       (logits float32[B, A] with illegal moves at -1e9, value float32[B], legal bool[B, A]).
@@ -106,15 +131,21 @@ def evaluate(rules: Rules, apply, net_params, states: GoState, history: int):
     x, legal = state_features(rules, states, history)
     out = apply(net_params, x)
     logits = jnp.where(legal, out.policy_logits.astype(jnp.float32), _NEG)
-    return logits, scalar_value(out.value_logits), legal
+    value = scalar_value(out.value_logits)
+    if score_utility:
+        margin = jnp.sum(out.ownership, axis=(1, 2)) - rules.komi * states.to_play
+        value = utility(value, score_term(margin, rules.size), score_utility)
+    return logits, value, legal
 
 
-def make_recurrent_fn(rules: Rules, apply, history: int):
+def make_recurrent_fn(rules: Rules, apply, history: int, score_utility: float = 0.0):
     """mctx recurrent function stepping the real rules.
 
     `params` is (net_params, seen, num_seen) with the root states' position tables.
     Rewards are the Tromp-Taylor result for the player who moved, at the move that ends the game
     (discount 0 and value 0 from there on); otherwise discount -1 (the other player moves next).
+    With `score_utility` the reward and the values are `utility`s: the exact margin at the end,
+    the ownership head's elsewhere (see `evaluate`).
     """
 
     def recurrent_fn(params, rng_key, action, embedding: GoState):
@@ -132,8 +163,10 @@ def make_recurrent_fn(rules: Rules, apply, history: int):
             lambda s: jnp.zeros(s.to_play.shape, jnp.float32),
             nxt,
         )
-        reward = jnp.where(ends_now, jnp.sign(score) * state.to_play, 0.0)
-        logits, value, _ = evaluate(rules, apply, net_params, nxt, history)
+        mover_score = score * state.to_play
+        reward = utility(jnp.sign(mover_score), score_term(mover_score, rules.size), score_utility)
+        reward = jnp.where(ends_now, reward, 0.0)
+        logits, value, _ = evaluate(rules, apply, net_params, nxt, history, score_utility)
         out = mctx.RecurrentFnOutput(
             reward=reward.astype(jnp.float32),
             discount=jnp.where(over, 0.0, -1.0).astype(jnp.float32),
@@ -162,10 +195,11 @@ def run_policy(
       (mctx's PolicyOutput with its search tree, root prior logits float32[B, A], root network
       value float32[B], root legal moves bool[B, A]).
     """
-    logits, value, legal = evaluate(rules, apply, net_params, states, history)
+    logits, value, legal = evaluate(rules, apply, net_params, states, history,
+                                    settings.score_utility)
     root = mctx.RootFnOutput(prior_logits=logits, value=value, embedding=strip(states))
     params = (net_params, states.seen, states.num_seen)
-    recurrent_fn = make_recurrent_fn(rules, apply, history)
+    recurrent_fn = make_recurrent_fn(rules, apply, history, settings.score_utility)
     if settings.algorithm == "gumbel":
         qtransform = functools.partial(
             mctx.qtransform_completed_by_mix_value,
