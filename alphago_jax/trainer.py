@@ -149,8 +149,9 @@ class Trainer:
         sample = None
         if self.reanalyse is not None and not bootstrap:
             key, k_re = jax.random.split(key)
-            sample = reanalyse.make_sampler(self.rules, self.network, self.reanalyse,
-                                            self.learner, ts.params, buf, k_re, self.cfg.sgd_steps)
+            re = reanalyse.prepare(self.rules, self.network, self.reanalyse, ts.params, buf,
+                                   k_re, self.cfg.sgd_steps)
+            sample = reanalyse.make_sampler(re, self.reanalyse, self.learner, buf)
         # ---- end of reanalyse hook
         new, losses = sgd_steps(ts, buf, key, self.cfg.sgd_steps, self.network, self.optimizer,
                                 self.learner, unroll=self.cpu_forms, sample=sample)

@@ -218,28 +218,35 @@ def test_reanalyse_rows_of_a_batch():
     search value is the new root value."""
     cfg = make_config("default", TINY + ["reanalyse_fraction=0.25", "reanalyse_value=true",
                                          "value_target=search", "symmetries=false"])
-    trainer = make_train(cfg)
-    assert trainer.reanalyse.count == 4
-    carry, _ = trainer.iteration(trainer.init(jax.random.key(0)), jax.random.key(1))
-    buf, key = carry.replay, jax.random.key(2)
+    settings, learner = cfg.reanalyse_settings(), cfg.learner_settings()
+    assert settings.count == 4
+    rules, net = cfg.rules(), cfg.network()
+    params = net.init(jax.random.key(0))
+    # A buffer of random positions, all of finished games (ready), uniform stored policies.
+    states = _random_positions(rules, 6, jax.random.key(6))
+    buf = _store(rules, states, cfg.history)
+    n = states.to_play.shape[0]
+    legal = jnp.concatenate([buf.legal, jnp.ones((n, 1), bool)], axis=-1)
+    buf = buf.replace(policy=legal / jnp.sum(legal, -1, keepdims=True))
+    buf = replay.add_results(buf, jnp.ones((n,), bool), buf.game_id, jnp.ones((n,), jnp.int8))
+    key = jax.random.key(2)
 
     @jax.jit
     def run(params, buf):
-        re = reanalyse.prepare(trainer.rules, trainer.network, trainer.reanalyse, params, buf,
-                               key, cfg.sgd_steps)
-        sample = reanalyse.make_sampler(trainer.rules, trainer.network, trainer.reanalyse,
-                                        trainer.learner, params, buf, key, cfg.sgd_steps)
+        re = reanalyse.prepare(rules, net, settings, params, buf, key, cfg.sgd_steps)
+        sample = reanalyse.make_sampler(re, settings, learner, buf)
         return re, sample(jax.random.key(3), jnp.int32(1))
 
-    re, batch = run(carry.train.params, buf)
-    assert re.idx.shape == (cfg.sgd_steps, 4)
-    assert bool(jnp.all(replay.ready(buf)[re.idx]))
+    re, batch = run(params, buf)
+    assert re.idx.shape == (cfg.sgd_steps, 4) and batch.policy.shape == (16, 26)
     np.testing.assert_array_equal(batch.policy[:4], re.policy[1])
     np.testing.assert_array_equal(batch.search_value[:4], re.value[1])
     np.testing.assert_allclose(np.sum(batch.policy[:4], -1), 1.0, rtol=1e-5)
+    assert not np.array_equal(batch.policy[:4], buf.policy[re.idx[1]])  # really new targets
     plain = replay.gather(buf, re.idx[1], cfg.size)
     np.testing.assert_array_equal(batch.x[:4], plain.x)
     np.testing.assert_array_equal(batch.value[:4], plain.value)
+    np.testing.assert_array_equal(batch.search_value[4:], 0.0)  # the other rows: as stored
 
 
 @pytest.mark.parametrize(

@@ -141,16 +141,15 @@ def prepare(rules: Rules, apply, settings: ReanalyseSettings, params, buf: repla
                       value=value.reshape(steps, m))
 
 
-def make_sampler(rules: Rules, apply, settings: ReanalyseSettings, learner: LearnerSettings,
-                 params, buf: replay.ReplayBuffer, key, steps: int):
-    """The `sample(key, i)` of `learner.sgd_steps` for `steps` steps with reanalysed rows.
+def make_sampler(re: Reanalysed, settings: ReanalyseSettings, learner: LearnerSettings,
+                 buf: replay.ReplayBuffer):
+    """The `sample(key, i)` of `learner.sgd_steps` that puts `re` (from `prepare`) into batches.
 
     Returns:
       `(key, i) -> Sample`: a replay sample of `learner.train_batch` positions whose first
       `settings.count` rows are step i's reanalysed positions with their new policy (and, with
       `reanalyse_value`, search value), all under random symmetries as in `replay.sample`.
     """
-    re = prepare(rules, apply, settings, params, buf, key, steps)
     m, size = settings.count, learner.size
 
     def sample(k, i):
