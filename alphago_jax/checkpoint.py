@@ -338,6 +338,13 @@ class Checkpointer:
         step = self._resolve(step)
         return self._manifest(step)["user"]
 
+    def missing_leaves(self, item: str, target: Any, step: int | None = None) -> list[str]:
+        """Paths of `target`'s leaves that item `item` of `step` does not hold (all of them when
+        the item is absent): a layout saved before those leaves existed."""
+        saved = {s["path"] for s in self._leaf_specs(self._resolve(step)).get(item, [])}
+        names = _flatten(target)[0]
+        return [n for n in names if n not in saved]
+
     # ------------------------------------------------------------------ save / restore
 
     def items(self, step: int | None = None) -> list[str]:

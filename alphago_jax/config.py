@@ -28,6 +28,8 @@ from alphago_jax.learner.learner import (
     LearnerSettings,
     OptimizerSettings,
 )
+from alphago_jax.learner.loss import VALUE_TARGETS
+from alphago_jax.learner.reanalyse import ReanalyseSettings
 from alphago_jax.nets import DTYPES, KINDS, NetConfig, Network
 from alphago_jax.nets.resnet import BLOCKS
 from alphago_jax.rules.go import Rules
@@ -195,6 +197,26 @@ class TrainConfig:
     """Weight of the value cross-entropy in the loss."""
     ownership_weight: float = 0.1
     """Weight of the ownership loss (with `ownership`)."""
+    value_target: str = "outcome"
+    """Value-head target: 'outcome' (the game's result), 'search' (the search's value of the
+    position, stored when it was played or reanalysed) or 'mix' ((1 - value_target_mix) x
+    outcome + value_target_mix x search). The value head is win/draw/loss: a result is one-hot
+    (a draw is a draw); a search value v in [-1, 1] becomes ((1 + v) / 2, 0, (1 - v) / 2), whose
+    expectation is v (a searched value carries no draw probability)."""
+    value_target_mix: float = 0.5
+    """With value_target='mix', the search value's weight in [0, 1]."""
+    reanalyse_fraction: float = 0.0
+    """Reanalyse: this fraction of every SGD batch (rounded, at least one position) gets a fresh
+    policy target from self-play's full search with the network of the iteration's start, inside
+    the compiled iteration (one batched search per iteration). Positions are rebuilt from the
+    buffer: exact in board, side to move, move count (the move cap holds), passes and simple ko;
+    superko is checked only against the `history` stored boards (the new policy is then masked
+    with the legal points stored at play time). The stored position is searched and its policy
+    transformed by the sample's symmetry like a stored one. Not in bootstrap iterations; refused
+    with `sizes` (multi-size buffers). 0 = off. See `alphago_jax.learner.reanalyse`."""
+    reanalyse_value: bool = False
+    """With reanalyse, also replace those positions' search value by the new search's root value
+    (it reaches the loss through value_target 'search' or 'mix', so it needs one of them)."""
     # ---------------------------------------------------------------- run
     seed: int = 0
     """Seed of every random choice in the run."""
@@ -283,6 +305,12 @@ class TrainConfig:
     def learner_settings(self) -> LearnerSettings:
         return derive(LearnerSettings, self)
 
+    def reanalyse_settings(self) -> ReanalyseSettings | None:
+        """Reanalyse's settings; None when `reanalyse_fraction` is 0 (off)."""
+        if self.reanalyse_fraction <= 0:
+            return None
+        return derive(ReanalyseSettings, self, selfplay=self.selfplay_settings())
+
     # ---------------------------------------------------------------- validation
     def validate(self) -> TrainConfig:
         """Checks every field: choices, each number finite and in its range (`RANGES`), and the
@@ -296,7 +324,7 @@ class TrainConfig:
             ("search", ALGORITHMS),
             ("policy_target", POLICY_TARGETS), ("optimizer", OPTIMIZERS),
             ("lr_schedule", LR_SCHEDULES), ("selfplay_action", ACTION_SELECTIONS),
-            ("eval_action", ACTION_SELECTIONS),
+            ("eval_action", ACTION_SELECTIONS), ("value_target", VALUE_TARGETS),
         ]
         for key, allowed in choices:
             if getattr(self, key) not in allowed:
@@ -320,6 +348,18 @@ class TrainConfig:
         """(ok, message) of the limits one field sets on another."""
         learned_table = self.net == "transformer" and self.pos_embedding == "learned"
         return [
+            (self.reanalyse_fraction == 0 or not self.sizes.strip(),
+             "reanalyse_fraction must be 0 with sizes (a multi-size buffer cannot be reanalysed: "
+             f"one search per board size would be needed), got {self.reanalyse_fraction}"),
+            (not self.reanalyse_value or self.value_target != "outcome",
+             "reanalyse_value needs value_target 'search' or 'mix' (with 'outcome' the new "
+             "search values would not be used)"),
+            (not self.reanalyse_value or self.reanalyse_fraction > 0,
+             "reanalyse_value needs reanalyse_fraction > 0"),
+            # Random-play positions were never searched: their stored search value is 0.
+            (self.bootstrap_iterations == 0 or self.value_target == "outcome",
+             f"value_target must be 'outcome' with bootstrap_iterations > 0 (random-play "
+             f"positions have no search value), got {self.value_target!r}"),
             (self.buffer_capacity >= self.selfplay_batch,
              f"buffer_capacity must be >= selfplay_batch ({self.selfplay_batch}), got "
              f"{self.buffer_capacity}"),
@@ -476,6 +516,8 @@ RANGES: dict[str, Range] = {
     "grad_clip": _AT_LEAST_0,
     "value_weight": _AT_LEAST_0,
     "ownership_weight": _AT_LEAST_0,
+    "value_target_mix": _FRACTION,
+    "reanalyse_fraction": _FRACTION,
     # run
     "seed": Range(0, 2**32 - 1),  # jax.random.key keeps 32 bits: larger seeds repeat smaller ones
     "iterations": _AT_LEAST_0,

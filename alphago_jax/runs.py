@@ -186,6 +186,15 @@ def restore_state(ckpt: Checkpointer, trainer: Trainer, step: int) -> Carry:
             f"(it was not written by train). {_delete_hint(ckpt, step)}"
         )
     target = trainer.abstract_carry()
+    # A replay buffer saved before it kept what reanalyse needs (move numbers, passes) cannot
+    # be filled in; its network can still start a new run.
+    new_leaves = ckpt.missing_leaves("replay", target.replay, step)
+    if new_leaves:
+        raise CheckpointError(
+            f"checkpoint step {step} in {ckpt.directory} cannot be resumed: its replay buffer "
+            f"was saved by an older alphago-jax without {', '.join(new_leaves)}. Start a new "
+            f"run from its network with init_from={ckpt.directory.parent}"
+        )
     quiet_abandoned_reads()  # before: the noise can come from other threads at once
     got = ckpt.restore_items(
         {"params": target.train.params, "opt_state": target.train.opt_state,

@@ -8,7 +8,8 @@ directory (config, checkpoints, warm starts) in `alphago_jax.runs`.
 With `sizes` (e.g. '5,7,9') one iteration self-plays a batch of each size (each at its native
 size, the network being size-agnostic) into one replay buffer padded to the largest; with
 `bootstrap_iterations` the first iterations are `bootstrap_iteration`s (random play; the policy
-head is left untouched).
+head is left untouched). With `reanalyse_fraction` part of each SGD batch gets fresh search
+targets (`alphago_jax.learner.reanalyse`), searched inside the same compiled iteration.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from alphago_jax.config import TrainConfig
-from alphago_jax.learner import TrainState, make_optimizer, sgd_steps
+from alphago_jax.learner import TrainState, make_optimizer, reanalyse, sgd_steps
 from alphago_jax.nets import policy_head_mask
 from alphago_jax.replay import buffer as replay
 from alphago_jax.search.mcts import node_bytes
@@ -73,6 +74,7 @@ class Trainer:
         self.optimizer = make_optimizer(cfg.optimizer_settings(), cfg.schedule_steps)
         self.learner = cfg.learner_settings()
         self.settings = cfg.selfplay_settings(id_stride=len(self.sizes))
+        self.reanalyse = cfg.reanalyse_settings()  # None: off
         self.iteration = jax.jit(self._iteration, donate_argnums=0)
         # The random-play value bootstrap: its own compiled function, chosen by the host loop.
         self.bootstrap_iteration = jax.jit(
@@ -143,8 +145,16 @@ class Trainer:
         return tuple(states), buf, stats
 
     def _train(self, ts: TrainState, buf, key, bootstrap: bool):
+        # ---- reanalyse hook (off: the key and the sampling are exactly as without it)
+        sample = None
+        if self.reanalyse is not None and not bootstrap:
+            key, k_re = jax.random.split(key)
+            re = reanalyse.prepare(self.rules, self.network, self.reanalyse, ts.params, buf,
+                                   k_re, self.cfg.sgd_steps)
+            sample = reanalyse.make_sampler(re, self.reanalyse, self.learner, buf)
+        # ---- end of reanalyse hook
         new, losses = sgd_steps(ts, buf, key, self.cfg.sgd_steps, self.network, self.optimizer,
-                                self.learner, unroll=self.cpu_forms)
+                                self.learner, unroll=self.cpu_forms, sample=sample)
         if bootstrap:
             # Random-play positions carry no policy target, so the policy head gets a zero
             # gradient, but weight decay would still shrink it: keep it exactly as it was.

@@ -60,10 +60,13 @@ class LearnerSettings(NamedTuple):
     symmetries: bool
     value_weight: float
     ownership_weight: float
+    value_target: str
+    value_target_mix: float
 
     @property
     def weights(self) -> LossWeights:
-        return LossWeights(self.value_weight, self.ownership_weight)
+        return LossWeights(self.value_weight, self.ownership_weight, self.value_target,
+                           self.value_target_mix)
 
 
 def make_optimizer(s: OptimizerSettings, total_steps: int) -> optax.GradientTransformation:
@@ -100,10 +103,13 @@ def sgd_step(state: TrainState, batch: Sample, network, optimizer, weights: Loss
 
 
 def sgd_steps(state: TrainState, buf: replay.ReplayBuffer, key, n: int, network, optimizer,
-              settings: LearnerSettings, unroll: bool = True):
+              settings: LearnerSettings, unroll: bool = True, sample=None):
     """`n` updates on batches of `settings.train_batch` sampled from `buf` (call inside jit).
 
     Args:
+      sample: `(key, step index int32[]) -> Sample` drawing step i's batch in place of
+        `replay.sample` (reanalyse: `alphago_jax.learner.reanalyse.make_sampler`); None: plain
+        replay sampling.
       unroll: compile the steps fully unrolled rather than as a loop. On XLA:CPU the conv
         gradients inside a while loop ran ~16x slower than the same steps unrolled (8 steps of a
         3x32 net: 18.6 vs 1.15 CPU-seconds); on GPU/TPU a rolled loop compiles one copy of the
@@ -112,9 +118,15 @@ def sgd_steps(state: TrainState, buf: replay.ReplayBuffer, key, n: int, network,
     Returns:
       (state, metrics averaged over the steps).
     """
-    def body(ts, k):
-        batch = replay.sample(buf, k, settings.train_batch, settings.size, settings.symmetries)
+    def body(ts, xs):
+        k, i = xs
+        if sample is None:
+            batch = replay.sample(buf, k, settings.train_batch, settings.size,
+                                  settings.symmetries)
+        else:
+            batch = sample(k, i)
         return sgd_step(ts, batch, network, optimizer, settings.weights)
 
-    state, metrics = jax.lax.scan(body, state, jax.random.split(key, n), unroll=unroll or 1)
+    xs = (jax.random.split(key, n), jnp.arange(n, dtype=jnp.int32))
+    state, metrics = jax.lax.scan(body, state, xs, unroll=unroll or 1)
     return state, jax.tree.map(jnp.mean, metrics)

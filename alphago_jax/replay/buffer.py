@@ -9,6 +9,10 @@ Several board sizes (multi-size training) share one buffer laid out on the large
 a smaller n x n position sits in the top-left corner (point (r, c) at r * S + c, zeros elsewhere,
 pass stays the last policy entry) and `board_size` records n, which `sample` turns into the
 on-board feature plane and into symmetries that stay inside the n x n corner.
+
+Besides the network's inputs each position keeps its move number and consecutive passes (3 bytes):
+with the board history that is enough to rebuild a searchable `GoState`
+(`Rules.from_history`, used by `alphago_jax.learner.reanalyse`).
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ from alphago_jax.rules import symmetry
 from alphago_jax.rules.go import Rules
 
 __all__ = [
-    "ReplayBuffer", "Sample", "add_positions", "add_results", "gather", "grid_side", "init",
-    "num_ready", "on_board", "padded_symmetry_gather", "ready", "sample", "transform_padded",
+    "ReplayBuffer", "Sample", "add_positions", "add_results", "apply_symmetries", "gather",
+    "grid_side", "init", "num_ready", "on_board", "padded_symmetry_gather", "ready", "sample",
+    "sample_indices", "transform_padded",
 ]
 
 
@@ -43,6 +48,8 @@ class ReplayBuffer:
       search_value: float32[C] the search's value of the position for the side to move (0 where
         nothing searched it: random play, game records), for value targets other than the result.
       game_id: int32[C] the position's game (-1: empty slot).
+      move_count: int16[C] moves played before the position (passes included).
+      passes: int8[C] consecutive passes just before the position.
       ptr: int32[] next slot to write.
       result: int8[G] game result from Black's view (+1, 0, -1), row = game_id % G.
       result_id: int32[G] game id whose result is in the row (-1: none).
@@ -59,6 +66,8 @@ class ReplayBuffer:
     policy: chex.Array
     search_value: chex.Array
     game_id: chex.Array
+    move_count: chex.Array
+    passes: chex.Array
     ptr: chex.Array
     result: chex.Array
     result_id: chex.Array
@@ -88,6 +97,8 @@ def init(
         policy=jnp.zeros((capacity, p + 1), jnp.float32),
         search_value=jnp.zeros((capacity,), jnp.float32),
         game_id=jnp.full((capacity,), -1, jnp.int32),
+        move_count=jnp.zeros((capacity,), jnp.int16),
+        passes=jnp.zeros((capacity,), jnp.int8),
         ptr=jnp.int32(0),
         result=jnp.zeros((g,), jnp.int8),
         result_id=jnp.full((g,), -1, jnp.int32),
@@ -129,7 +140,7 @@ def _fit(buf: ReplayBuffer, points: int, what: str) -> int:
 
 
 def add_positions(buf: ReplayBuffer, boards, to_play, legal, policy, game_id,
-                  search_value=None) -> ReplayBuffer:
+                  search_value=None, move_count=None, passes=None) -> ReplayBuffer:
     """Writes a batch of B positions at the ring pointer (B <= capacity).
 
     Args:
@@ -140,9 +151,13 @@ def add_positions(buf: ReplayBuffer, boards, to_play, legal, policy, game_id,
       policy: float[B, n*n + 1] policy target, pass last.
       game_id: int32[B] the positions' games.
       search_value: float[B] the search's value for the side to move (None: zeros).
+      move_count: int[B] moves played before each position (None: zeros).
+      passes: int[B] consecutive passes before each position (None: zeros).
     """
-    if search_value is None:
-        search_value = jnp.zeros(game_id.shape, jnp.float32)
+    zeros = jnp.zeros(game_id.shape, jnp.int32)
+    search_value = zeros if search_value is None else search_value
+    move_count = zeros if move_count is None else move_count
+    passes = zeros if passes is None else passes
     n, s = _fit(buf, legal.shape[-1], "legal"), grid_side(buf)
     if n != s:
         boards, legal = _pad_points(boards, n, s), _pad_points(legal, n, s)
@@ -158,6 +173,8 @@ def add_positions(buf: ReplayBuffer, boards, to_play, legal, policy, game_id,
         policy=buf.policy.at[idx].set(policy.astype(buf.policy.dtype)),
         search_value=buf.search_value.at[idx].set(search_value.astype(jnp.float32)),
         game_id=buf.game_id.at[idx].set(game_id),
+        move_count=buf.move_count.at[idx].set(move_count.astype(jnp.int16)),
+        passes=buf.passes.at[idx].set(passes.astype(jnp.int8)),
         ptr=(buf.ptr + game_id.shape[0]) % cap,
     )
 
@@ -298,21 +315,25 @@ def gather(buf: ReplayBuffer, idx: chex.Array, size: int) -> Sample:
     )
 
 
-def sample(buf: ReplayBuffer, key, n: int, size: int, symmetries: bool = True) -> Sample:
-    """Draws `n` ready positions uniformly (with replacement), each under a random symmetry.
+def sample_indices(buf: ReplayBuffer, key, n: int) -> tuple[chex.Array, chex.Array]:
+    """`n` ready slots drawn uniformly (with replacement) and a random symmetry for each.
 
-    `size` is the buffer's board side S. In a multi-size buffer the batch mixes sizes (see
-    `gather`) and each position's symmetry keeps it in its top-left corner.
+    Returns:
+      (idx int32[n], sym int32[n] in 0..7).
     """
     k_idx, k_sym = jax.random.split(key)
     cdf = jnp.cumsum(ready(buf), dtype=jnp.int32)
     total = jnp.maximum(cdf[-1], 1)
     u = jax.random.randint(k_idx, (n,), 0, total)
     idx = jnp.searchsorted(cdf, u, side="right")
-    batch = gather(buf, idx, size)
-    if not symmetries:
-        return batch
     sym = jax.random.randint(k_sym, (n,), 0, symmetry.NUM_SYMMETRIES)
+    return idx, sym
+
+
+def apply_symmetries(buf: ReplayBuffer, batch: Sample, idx, sym, size: int) -> Sample:
+    """`batch` (the positions at `idx`, as `gather` returns them) under symmetries `sym` [N]:
+    planes, policy and ownership move together; in a multi-size buffer each position stays in
+    its top-left corner."""
     if buf.board_size is None:
         x = symmetry.transform_planes(batch.x, sym)
         policy = symmetry.transform_policy(batch.policy, sym, size)
@@ -321,3 +342,14 @@ def sample(buf: ReplayBuffer, key, n: int, size: int, symmetries: bool = True) -
         x, policy, own = transform_padded(batch.x, batch.policy, batch.ownership,
                                           buf.board_size[idx], sym)
     return batch.replace(x=x, policy=policy, ownership=own)
+
+
+def sample(buf: ReplayBuffer, key, n: int, size: int, symmetries: bool = True) -> Sample:
+    """Draws `n` ready positions uniformly (with replacement), each under a random symmetry.
+
+    `size` is the buffer's board side S. In a multi-size buffer the batch mixes sizes (see
+    `gather`) and each position's symmetry keeps it in its top-left corner.
+    """
+    idx, sym = sample_indices(buf, key, n)
+    batch = gather(buf, idx, size)
+    return apply_symmetries(buf, batch, idx, sym, size) if symmetries else batch

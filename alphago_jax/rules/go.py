@@ -281,6 +281,82 @@ class Rules:
         status = jnp.where((action < 0) | (action > p), OUT_OF_RANGE, status)
         return jnp.where(self.is_over(state), GAME_OVER, status)
 
+    def from_history(self, boards, to_play, move_count, passes) -> GoState:
+        """A state rebuilt from what a replay buffer keeps of a position (jit/vmap-able).
+
+        Chains, hashes and the ko information are recomputed from the boards. Exact for the
+        board, side to move, move count (so the move cap holds), passes and simple ko (the
+        board before the last move is `boards[1]`); approximate for superko: the table of
+        earlier positions holds only the k given boards, so a repeat of an older position is
+        not caught. With k = 1 there is no ko information at all.
+
+        Args:
+          boards: int8[k, P] positions t, t-1, ..., t-k+1 (1 <= k <= `history`; missing older
+            slots are filled with empty boards, as at the start of a game).
+          to_play: int8[] side to move.
+          move_count: int[] moves played so far, passes included.
+          passes: int[] consecutive passes at the end of the move sequence.
+
+        Returns:
+          A `GoState` (no batch axes).
+        """
+        p = self.num_points
+        k = boards.shape[0]
+        chex.assert_shape(boards, (k, p))
+        boards = boards.astype(jnp.int8)
+        if k < self.history:
+            boards = jnp.concatenate([boards, jnp.zeros((self.history - k, p), jnp.int8)])
+        boards = boards[: self.history]
+        hashes = jnp.sum(jax.vmap(self._point_hash)(boards[:k]), axis=1, dtype=jnp.uint32)
+        seen = jnp.full((2, self._seen_slots), _SENTINEL, dtype=jnp.uint32)
+        num_seen = jnp.int16(0)  # simple ko: no table
+        if self.superko:
+            seen, num_seen = self._seen_table(hashes)
+        return GoState(
+            boards=boards,
+            chain=self._chains(boards[0]),
+            to_play=jnp.asarray(to_play, jnp.int8),
+            move_count=jnp.asarray(move_count, jnp.int16),
+            passes=jnp.asarray(passes, jnp.int8),
+            hash=hashes[0],
+            prev_hash=hashes[1] if k > 1 else hashes[0],
+            seen=seen,
+            num_seen=num_seen,
+        )
+
+    def _seen_table(self, hashes: chex.Array):
+        """The sorted table of the distinct hashes among `hashes` (uint32[k, 2]; a pass or the
+        empty boards before a game's start repeat a position): (seen uint32[2, S], num_seen)."""
+        order = jnp.lexsort((hashes[:, 1], hashes[:, 0]))
+        h = hashes[order]
+        dup = jnp.concatenate([jnp.zeros((1,), bool), jnp.all(h[1:] == h[:-1], axis=-1)])
+        h = jnp.where(dup[:, None], _SENTINEL, h)
+        h = h[jnp.argsort(dup, stable=True)]  # distinct hashes first, still sorted by word 0
+        n = min(h.shape[0], self._seen_slots)
+        seen = jnp.full((2, self._seen_slots), _SENTINEL, dtype=jnp.uint32)
+        seen = seen.at[:, :n].set(h[:n].T)
+        num_seen = jnp.minimum(jnp.sum(~dup), n).astype(jnp.int16)
+        return seen, num_seen
+
+    def _chains(self, board: chex.Array) -> chex.Array:
+        """int16[P] chain ids of `board` (the smallest point index of each chain; P when
+        empty): each stone takes the smallest id among its same-coloured neighbours until
+        nothing changes."""
+        p = self.num_points
+        stone = board != EMPTY
+        start = jnp.where(stone, jnp.arange(p, dtype=jnp.int32), p)
+        nb_col = self._shift4(board, jnp.int8(_OFF))  # [P, 4]
+        same = (nb_col == board[:, None]) & stone[:, None]
+
+        def grow(carry):
+            ids, _ = carry
+            nb = jnp.where(same, self._shift4(ids, p), p)
+            new = jnp.minimum(ids, jnp.min(nb, axis=1))
+            return new, jnp.any(new != ids)
+
+        ids, _ = jax.lax.while_loop(lambda c: c[1], grow, (start, jnp.array(True)))
+        return ids.astype(jnp.int16)
+
     # ----------------------------------------------------------------- checked host API
     def play(self, state: GoState, action: int) -> GoState:
         """Checked, host-side move for replaying records: raises `IllegalMoveError` naming the move

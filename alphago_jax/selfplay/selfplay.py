@@ -22,8 +22,8 @@ from alphago_jax.rules.go import WHITE, GoState, Rules
 from alphago_jax.search.mcts import SearchResult, SearchSettings, run_search, select_action
 
 __all__ = [
-    "POLICY_TARGETS", "STAT_KEYS", "SelfPlaySettings", "SelfPlayState", "init", "make_step",
-    "random_moves", "run",
+    "POLICY_TARGETS", "STAT_KEYS", "SelfPlaySettings", "SelfPlayState", "choose_action", "init",
+    "make_step", "policy_target", "random_moves", "run",
 ]
 
 POLICY_TARGETS = ("soft", "hard")
@@ -104,12 +104,30 @@ def init(
     )
 
 
-def _choose(key, result, move_count, settings: SelfPlaySettings):
-    """Temperature sampling early in the game, `select_action`'s choice after."""
+def choose_action(key, result: SearchResult, move_count, settings: SelfPlaySettings):
+    """Self-play's move: temperature sampling early in the game, `select_action`'s choice after.
+
+    Args:
+      key: PRNG key of the temperature sampling.
+      result: the batched full search of the positions.
+      move_count: int[B] moves played before each position.
+      settings: the self-play settings.
+
+    Returns:
+      int32[B] actions.
+    """
     logits = jnp.where(result.policy > 0, jnp.log(result.policy) / settings.temperature, -jnp.inf)
     sampled = jax.random.categorical(key, logits, axis=-1).astype(jnp.int32)
     greedy = select_action(result, settings.full.algorithm, settings.selfplay_action)
     return jnp.where(move_count < settings.temperature_moves, sampled, greedy)
+
+
+def policy_target(result: SearchResult, action, settings: SelfPlaySettings):
+    """The policy target of searched positions: the search policy ('soft'; also random play's
+    all-zero policy) or a one-hot of `action` ('hard'), float32[B, A]."""
+    if settings.policy_target == "soft" or settings.random_play:
+        return result.policy
+    return jax.nn.one_hot(action, result.policy.shape[-1], dtype=jnp.float32)
 
 
 def _resign(sp: SelfPlayState, value, settings: SelfPlaySettings):
@@ -175,16 +193,14 @@ def make_step(rules: Rules, apply, settings: SelfPlaySettings):
         if settings.random_play:
             action = result.action
         else:
-            action = _choose(k_act, result, games.move_count, settings)
-        if settings.policy_target == "soft" or settings.random_play:
-            target = result.policy
-        else:
-            target = jax.nn.one_hot(action, p + 1, dtype=jnp.float32)
+            action = choose_action(k_act, result, games.move_count, settings)
+        target = policy_target(result, action, settings)
         buf = jax.lax.cond(
             full,
             lambda bf: replay.add_positions(
                 bf, games.boards[:, : settings.history], games.to_play,
-                result.legal[:, :p], target, sp.game_id, result.value,
+                result.legal[:, :p], target, sp.game_id, result.value, games.move_count,
+                games.passes,
             ),
             lambda bf: bf,
             buf,

@@ -111,7 +111,8 @@ class SupervisedLearner:
     def __init__(self, cfg: TrainConfig, steps: int, eval_batch: int = SLSettings.eval_batch):
         self.cfg = cfg.validate()
         self.network = cfg.network()
-        self.learner = cfg.learner_settings()
+        # Game records carry no search value: their value target is always the result.
+        self.learner = cfg.learner_settings()._replace(value_target="outcome")
         self.optimizer = make_optimizer(cfg.optimizer_settings(), steps)
         self.eval_batch = eval_batch
         self._blocks: dict[int, object] = {}
