@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from alphago_jax.checkpoint import Checkpointer, CheckpointError
 from alphago_jax.config import PRESETS, ConfigError, TrainConfig, make_config, parse_overrides
@@ -216,10 +217,12 @@ def restore_state(ckpt: Checkpointer, trainer: Trainer, step: int) -> Carry:
         got["selfplay"], got["replay"] = jax.tree.map(
             lambda x, s: jax.device_put(jnp.asarray(x)[None], s),
             (got["selfplay"], got["replay"]), (shardings.selfplay, shardings.replay))
-    train = target.train.replace(params=got["params"], opt_state=got["opt_state"],
-                                 step=jnp.int32(meta["sgd_step"]))
+    # The counters replicated like the rest of the train state: a one-device scalar would
+    # change the compiled iteration's input shardings and compile it again.
+    step, iteration = trainer.replicate((np.int32(meta["sgd_step"]), np.int32(meta["iteration"])))
+    train = target.train.replace(params=got["params"], opt_state=got["opt_state"], step=step)
     return Carry(train=train, selfplay=got["selfplay"], replay=got["replay"],
-                 iteration=jnp.int32(meta["iteration"]))
+                 iteration=iteration)
 
 
 def check_devices(ckpt: Checkpointer, saved: int, trainer: Trainer) -> None:
