@@ -44,7 +44,10 @@ _MAX_ID = 2**31 - 1  # game ids are int32
 def make_mesh(devices=None) -> Mesh:
     """A one-axis mesh ("data") over `devices` (default: every device of every process)."""
     devices = list(jax.devices() if devices is None else devices)
-    return jax.make_mesh((len(devices),), (DATA,), devices=devices)
+    # Auto axis: outside the shard_map'd iteration, per-device state indexes and reshards like
+    # any array (`device_slice`, host code); inside, every collective is explicit anyway.
+    return jax.make_mesh((len(devices),), (DATA,), devices=devices,
+                         axis_types=(jax.sharding.AxisType.Auto,))
 
 
 def describe_mesh(mesh: Mesh) -> str:

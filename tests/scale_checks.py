@@ -146,6 +146,7 @@ def main(run_dir: str) -> None:
             results[name] = "ok"
         except Exception:  # reported to the test, which shows it
             results[name] = traceback.format_exc(limit=4)
+        print(f"{name}: {results[name]}", file=sys.stderr, flush=True)  # progress
     print(json.dumps(results))
 
 
