@@ -1,9 +1,9 @@
 """Data-parallel equivalence checks, run by tests/test_scale.py in a subprocess that sees D
 forced CPU devices (JAX_NUM_CPU_DEVICES, set before jax is imported).
 
-`python tests/scale_checks.py RUN_DIR` runs every check and prints one JSON line
-{check: "ok" or the failure}; it also leaves RUN_DIR as a run directory trained on D devices
-(config.json + a checkpoint) for the resume-on-another-count test.
+`python tests/scale_checks.py RUN_DIR [CHECK ...]` runs every check (or those named) and prints
+one JSON line {check: "ok" or the failure}; it also leaves RUN_DIR as a run directory trained
+on D devices (config.json + a checkpoint) for the resume-on-another-count test.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from jax.sharding import PartitionSpec as P
 from alphago_jax import runs
 from alphago_jax.checkpoint import Checkpointer
 from alphago_jax.config import make_config
-from alphago_jax.learner import TrainState, sgd_step
+from alphago_jax.learner import TrainState, make_optimizer, sgd_step
 from alphago_jax.loop import iteration_key, run_iterations
 from alphago_jax.replay import buffer as replay
 from alphago_jax.replay.buffer import Sample
@@ -56,15 +56,15 @@ def sgd_step_matches_one_device(trainer) -> None:
         own_weight=jnp.zeros((n,)),
     )
     params = jax.jit(net.init)(ks[3])
-    state = TrainState(params=params, opt_state=trainer.optimizer.init(params),
-                       step=jnp.int32(0))
+    # A constant rate: the run's warm-up starts at 0, which would compare two unmoved networks.
+    optimizer = make_optimizer(cfg.optimizer_settings()._replace(lr_schedule="constant"), 1)
+    state = TrainState(params=params, opt_state=optimizer.init(params), step=jnp.int32(0))
     weights = trainer.learner.weights
 
-    one, m_one = jax.jit(lambda st, b: sgd_step(st, b, net, trainer.optimizer, weights))(
-        state, batch)
+    one, m_one = jax.jit(lambda st, b: sgd_step(st, b, net, optimizer, weights))(state, batch)
 
     def device_step(st, b):
-        new, m = sgd_step(st, b, net, trainer.optimizer, weights, axis_name=DATA)
+        new, m = sgd_step(st, b, net, optimizer, weights, axis_name=DATA)
         return new, jax.lax.pmean(m, DATA)
 
     split = jax.jit(jax.shard_map(device_step, mesh=trainer.mesh, in_specs=(P(), P(DATA)),
@@ -134,13 +134,15 @@ def resume_is_bit_identical(trainer, run_dir: Path) -> None:
     _equal(resumed.replay, straight.replay, "replay")
 
 
-def main(run_dir: str) -> None:
+def main(run_dir: str, only: list[str]) -> None:
     trainer = make_train(make_config("default", TINY))
     results = {"devices": trainer.num_devices}
     checks = [("sgd_step", lambda: sgd_step_matches_one_device(trainer)),
               ("selfplay", lambda: selfplay_matches_one_device_runs(trainer)),
               ("resume", lambda: resume_is_bit_identical(trainer, Path(run_dir)))]
     for name, check in checks:
+        if only and name not in only:
+            continue
         try:
             check()
             results[name] = "ok"
@@ -151,4 +153,4 @@ def main(run_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:])
