@@ -148,7 +148,8 @@ def _zeros_like_spec(x: Any, spec: dict) -> Any:
 
 
 def _default_sharding() -> jax.sharding.Sharding:
-    return jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    # This process's first device: in a multi-process run jax.devices()[0] may be another's.
+    return jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
 
 
 def _restore_target(x: Any, spec: dict) -> Any:

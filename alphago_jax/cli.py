@@ -136,6 +136,21 @@ def _forms(text: str) -> tuple[str, ...]:
 
 
 def _train(args) -> int:
+    from alphago_jax import distributed
+
+    try:
+        cluster = distributed.resolve(args.coordinator, args.num_processes, args.process_id,
+                                      args.distributed)
+    except distributed.DistributedError as e:
+        print(f"alphago-jax train: {e}", file=sys.stderr)
+        return 2
+    try:
+        # Before anything asks jax for its devices (importing the job does not).
+        distributed.initialize(cluster)
+    except Exception as e:  # an unreachable coordinator, a taken port, ...
+        print(f"alphago-jax train: joining the multi-process run {cluster} failed: {e}",
+              file=sys.stderr)
+        return 1
     from alphago_jax import train
 
     return train.main(args.run_dir, args.preset, args.overrides)
@@ -283,7 +298,8 @@ def _gtp(args) -> int:
 
 
 # ------------------------------------------------------------------ supervised
-_TRAIN_VALUE_OPTIONS = ("--run-dir", "--preset")
+_TRAIN_VALUE_OPTIONS = ("--run-dir", "--preset", "--coordinator", "--num-processes",
+                        "--process-id")
 _SUPERVISED_VALUE_OPTIONS = (
     "--data", "--run-dir", "--preset", "--steps", "--holdout", "--eval-every", "--chunk",
     "--eval-batch", "--train-eval-positions",
@@ -369,6 +385,18 @@ def build_parser() -> argparse.ArgumentParser:
         "agent, where it defaults to runs/sweeps/<sweep_id>/<run_id>",
     )
     train.add_argument("--preset", default="default", help="named config preset")
+    multi = train.add_argument_group(
+        "multi-process runs", "every process runs the same command with its own --process-id; "
+        "the flags default to $JAX_COORDINATOR_ADDRESS, $JAX_NUM_PROCESSES, $JAX_PROCESS_ID")
+    multi.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                       help="address of process 0's coordinator service")
+    multi.add_argument("--num-processes", type=_int_in(1), default=None, metavar="N",
+                       help="processes in the run")
+    multi.add_argument("--process-id", type=_int_in(0), default=None, metavar="I",
+                       help="this process, 0..N-1 (0 writes the logs)")
+    multi.add_argument("--distributed", action="store_true",
+                       help="join a multi-process run found by jax's cluster auto-detection "
+                       "(Cloud TPU pod slices, SLURM) when no flag or variable names it")
     train.add_argument(
         "overrides", nargs="*", help="config overrides as key=value or --key=value (wandb style)"
     )

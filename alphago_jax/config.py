@@ -37,6 +37,23 @@ from alphago_jax.search.mcts import ACTION_SELECTIONS, ALGORITHMS, SearchSetting
 from alphago_jax.selfplay.selfplay import POLICY_TARGETS, SelfPlaySettings
 
 
+class DataParallel(typing.NamedTuple):
+    """One device's share of a data-parallel run (`TrainConfig.data_parallel`).
+
+    Attributes:
+      devices: devices on the "data" mesh axis (D).
+      selfplay_batch: games each device plays per board size (`selfplay_batch` / D).
+      buffer_capacity: positions in each device's replay shard (`buffer_capacity` / D).
+      train_batch: positions each device samples per SGD step (`train_batch` / D); the gradients
+        are averaged over the devices, so one step still sees `train_batch` positions.
+    """
+
+    devices: int
+    selfplay_batch: int
+    buffer_capacity: int
+    train_batch: int
+
+
 class ConfigError(ValueError):
     """An unknown key or a bad value in a config or its overrides."""
 
@@ -302,14 +319,39 @@ class TrainConfig:
     def optimizer_settings(self) -> OptimizerSettings:
         return derive(OptimizerSettings, self)
 
-    def learner_settings(self) -> LearnerSettings:
-        return derive(LearnerSettings, self)
+    def learner_settings(self, devices: int = 1) -> LearnerSettings:
+        """The learner's settings; with `devices` > 1, one device's share of the batch
+        (`data_parallel(devices).train_batch`)."""
+        return derive(LearnerSettings, self, train_batch=self.data_parallel(devices).train_batch)
 
-    def reanalyse_settings(self) -> ReanalyseSettings | None:
-        """Reanalyse's settings; None when `reanalyse_fraction` is 0 (off)."""
+    def data_parallel(self, devices: int) -> DataParallel:
+        """One device's share of the run when it is split over `devices` devices (the "data"
+        mesh axis): its games, replay shard and training batch.
+
+        Raises:
+          ConfigError: `devices` < 1, or a global number that `devices` does not divide (naming
+            the key, its value and the device count).
+        """
+        if devices < 1:
+            raise ConfigError(f"the device count must be >= 1, got {devices}")
+        for key in ("selfplay_batch", "buffer_capacity", "train_batch"):
+            value = getattr(self, key)
+            if value % devices:
+                raise ConfigError(
+                    f"{key}={value} is not divisible by the {devices} devices of the data mesh "
+                    f"axis: each device takes {key} / {devices}. Use a multiple of {devices} "
+                    f"(e.g. {key}={max(devices, value - value % devices)})"
+                )
+        return DataParallel(devices, self.selfplay_batch // devices,
+                            self.buffer_capacity // devices, self.train_batch // devices)
+
+    def reanalyse_settings(self, devices: int = 1) -> ReanalyseSettings | None:
+        """Reanalyse's settings (with `devices` > 1, for one device's share of the batch); None
+        when `reanalyse_fraction` is 0 (off)."""
         if self.reanalyse_fraction <= 0:
             return None
-        return derive(ReanalyseSettings, self, selfplay=self.selfplay_settings())
+        return derive(ReanalyseSettings, self, selfplay=self.selfplay_settings(),
+                      train_batch=self.data_parallel(devices).train_batch)
 
     # ---------------------------------------------------------------- validation
     def validate(self) -> TrainConfig:

@@ -5,7 +5,11 @@ A run directory holds ``config.json`` (the `TrainConfig`), ``metrics.jsonl``, wa
 
 * ``params`` -- the network parameters (all that evaluation, the arena, GTP and warm starts read);
 * ``opt_state``, ``selfplay``, ``replay`` -- what resuming also needs;
-* the manifest's metadata: ``iteration``, ``sgd_step`` and ``kind`` ('selfplay' or 'supervised').
+* the manifest's metadata: ``iteration``, ``sgd_step``, ``kind`` ('selfplay' or 'supervised')
+  and ``devices`` (the data-parallel device count D; ``selfplay`` and ``replay`` hold one row per
+  device). A run resumes on the same device count only (`restore_state`); checkpoints written
+  before the mesh existed (no ``devices``) hold one device's state without the device axis and
+  resume on one device.
 
 Supervised runs save ``params`` alone. Run directories written before the items existed (one
 ``state`` item holding the whole carry, checkpoint format 1) still load their parameters; they
@@ -21,12 +25,13 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from alphago_jax.checkpoint import Checkpointer, CheckpointError
 from alphago_jax.config import PRESETS, ConfigError, TrainConfig, make_config, parse_overrides
 from alphago_jax.logging import MetricsError, read_metrics
 from alphago_jax.nets import Network, count_params
-from alphago_jax.trainer import Carry, Trainer
+from alphago_jax.trainer import Carry, Trainer, describe_mesh
 
 PARAMS = "params"
 STATE_ITEMS = ("params", "opt_state", "selfplay", "replay")
@@ -154,7 +159,7 @@ def save_state(ckpt: Checkpointer, step: int, carry: Carry, **metadata: Any) -> 
     items = {"params": carry.train.params, "opt_state": carry.train.opt_state,
              "selfplay": carry.selfplay, "replay": carry.replay}
     meta = {"kind": "selfplay", "iteration": int(carry.iteration),
-            "sgd_step": int(carry.train.step), **metadata}
+            "sgd_step": int(carry.train.step), "devices": carry_devices(carry), **metadata}
     ckpt.save_items(step, items, meta)
 
 
@@ -164,12 +169,19 @@ def save_params(ckpt: Checkpointer, step: int, params: Any, **metadata: Any) -> 
                                              "sgd_step": 0, **metadata})
 
 
+def carry_devices(carry: Carry) -> int:
+    """The device count D of a carry (the length of its per-device axis)."""
+    return int(jax.tree.leaves(carry.replay)[0].shape[0])
+
+
 def restore_state(ckpt: Checkpointer, trainer: Trainer, step: int) -> Carry:
-    """The full training carry of checkpoint `step`, to resume from.
+    """The full training carry of checkpoint `step`, to resume from, placed on the trainer's
+    mesh (per-device state sharded, the rest replicated).
 
     Raises:
       CheckpointError: the checkpoint lacks a part (a supervised or format-1 checkpoint), is
-        corrupt (naming its directory, to delete), or does not fit the trainer.
+        corrupt (naming its directory, to delete), was written on another device count (naming
+        both), or does not fit the trainer.
     """
     items, meta = _manifest(ckpt, step)
     missing = [i for i in STATE_ITEMS if i not in items]
@@ -185,10 +197,20 @@ def restore_state(ckpt: Checkpointer, trainer: Trainer, step: int) -> Carry:
             f"checkpoint step {step} in {ckpt.directory} has no iteration / sgd_step metadata "
             f"(it was not written by train). {_delete_hint(ckpt, step)}"
         )
+    saved = meta.get("devices")
+    if saved is not None and not isinstance(saved, int):
+        raise CheckpointError(f"checkpoint step {step} in {ckpt.directory} has a bad devices "
+                              f"metadata {saved!r}. {_delete_hint(ckpt, step)}")
+    legacy = saved is None  # written before the mesh: one device's state, no device axis
+    check_devices(ckpt, 1 if legacy else saved, trainer)
     target = trainer.abstract_carry()
+    per_device = {"selfplay": target.selfplay, "replay": target.replay}
+    if legacy:
+        per_device = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype),
+                                  per_device)
     # A replay buffer saved before it kept what reanalyse needs (move numbers, passes) cannot
     # be filled in; its network can still start a new run.
-    new_leaves = ckpt.missing_leaves("replay", target.replay, step)
+    new_leaves = ckpt.missing_leaves("replay", per_device["replay"], step)
     if new_leaves:
         raise CheckpointError(
             f"checkpoint step {step} in {ckpt.directory} cannot be resumed: its replay buffer "
@@ -197,12 +219,36 @@ def restore_state(ckpt: Checkpointer, trainer: Trainer, step: int) -> Carry:
         )
     quiet_abandoned_reads()  # before: the noise can come from other threads at once
     got = ckpt.restore_items(
-        {"params": target.train.params, "opt_state": target.train.opt_state,
-         "selfplay": target.selfplay, "replay": target.replay}, step)
-    train = target.train.replace(params=got["params"], opt_state=got["opt_state"],
-                                 step=jnp.int32(meta["sgd_step"]))
+        {"params": target.train.params, "opt_state": target.train.opt_state, **per_device},
+        step)
+    if legacy:
+        shardings = trainer.shardings()
+        got["selfplay"], got["replay"] = jax.tree.map(
+            lambda x, s: jax.device_put(jnp.asarray(x)[None], s),
+            (got["selfplay"], got["replay"]), (shardings.selfplay, shardings.replay))
+    # The counters replicated like the rest of the train state: a one-device scalar would
+    # change the compiled iteration's input shardings and compile it again.
+    step, iteration = trainer.replicate((np.int32(meta["sgd_step"]), np.int32(meta["iteration"])))
+    train = target.train.replace(params=got["params"], opt_state=got["opt_state"], step=step)
     return Carry(train=train, selfplay=got["selfplay"], replay=got["replay"],
-                 iteration=jnp.int32(meta["iteration"]))
+                 iteration=iteration)
+
+
+def check_devices(ckpt: Checkpointer, saved: int, trainer: Trainer) -> None:
+    """Refuses to resume state saved on `saved` devices on a trainer with another count.
+
+    Raises:
+      CheckpointError: naming both counts and what to do instead.
+    """
+    if saved == trainer.num_devices:
+        return
+    run = ckpt.directory.parent
+    plural = "device" if saved == 1 else "devices"
+    raise CheckpointError(
+        f"{run} was trained on {saved} {plural} (data={saved}); this run sees "
+        f"{trainer.num_devices} (mesh {describe_mesh(trainer.mesh)}). Resume with the same "
+        f"device count, or start a new run from its network with init_from={run}"
+    )
 
 
 def _manifest(ckpt: Checkpointer, step: int) -> tuple[list[str], dict]:
@@ -375,4 +421,5 @@ def warm_start(carry: Carry, trainer: Trainer, run_dir: str | Path) -> tuple[Car
     n = src.cfg.size
     info = (f"warm start from {run_dir}@{src.step} ({n}x{n}, {describe_arch(src.cfg)}): "
             f"{count_params(params):,} parameters")
-    return carry.replace(train=trainer.fresh_train_state(params)), info
+    train = trainer.replicate(trainer.fresh_train_state(params))
+    return carry.replace(train=train), info

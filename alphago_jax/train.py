@@ -5,6 +5,11 @@ It resolves the run directory's config (`runs.resolve_config`), builds the compi
 three hooks: evaluation (the match layer, `alphago_jax.arena`), logging (metrics.jsonl, tqdm,
 wandb) and checkpoints (`runs.save_state`). Everything it uses is a library piece; this module
 only wires them.
+
+Multi-process runs (`alphago_jax.distributed`): every process runs this job on its local devices
+over one mesh of all devices; process 0 alone writes config.json, metrics.jsonl and wandb,
+prints, and evaluates (the other processes skip evaluation and wait for it at the next
+collective); checkpoints are saved by all processes together (orbax).
 """
 
 from __future__ import annotations
@@ -17,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
-from alphago_jax import arena, runs
+from alphago_jax import arena, distributed, runs
 from alphago_jax.checkpoint import Checkpointer, CheckpointError
 from alphago_jax.config import ConfigError, TrainConfig, from_dict, parse_overrides
 from alphago_jax.logging import (
@@ -32,7 +36,7 @@ from alphago_jax.logging import (
 )
 from alphago_jax.loop import run_iterations
 from alphago_jax.scaling.compute import train_flops
-from alphago_jax.trainer import Carry, Trainer, make_train
+from alphago_jax.trainer import Carry, Trainer, describe_mesh, make_train
 
 EVAL_METRICS = ("win_rate_vs_random", "win_rate_vs_previous")
 """Logged at the top level of wandb (and metrics.jsonl) at each evaluation and set as the run's
@@ -93,18 +97,20 @@ class EvalHook:
     def __init__(self, trainer: Trainer, params, base_key):
         self.trainer, self.cfg = trainer, trainer.cfg
         # The opponent for "vs previous"; copied because the iteration donates the carry.
-        self.previous = jax.tree.map(jnp.copy, params)
+        self.previous = _local(params)
         self.key = jax.random.fold_in(base_key, 1)
 
     def __call__(self, done: int, carry: Carry, metrics: dict) -> None:
         cfg = self.cfg
         if not cfg.eval_every or (done % cfg.eval_every and done != cfg.iterations):
             return
+        if not distributed.is_primary():
+            return  # process 0 evaluates; the others wait for it at the next collective
         k = jax.random.fold_in(self.key, done)
-        params, net = carry.train.params, self.trainer.network
+        params, net = _local(carry.train.params), self.trainer.network
         vs_random = win_rate(cfg, net, params, None, k)
         vs_prev = win_rate(cfg, net, params, self.previous, jax.random.fold_in(k, 1))
-        self.previous = jax.tree.map(jnp.copy, params)
+        self.previous = params
         metrics.update(win_rate_vs_random=vs_random["win_rate"],
                        win_rate_vs_previous=vs_prev["win_rate"])
         if self.trainer.multi:  # the largest size is win_rate_vs_random itself
@@ -112,6 +118,13 @@ class EvalHook:
                 r = win_rate(cfg, net, params, None, jax.random.fold_in(k, 2 + i), size=n)
                 metrics[f"win_rate_vs_random_{n}x{n}"] = r["win_rate"]
             metrics[f"win_rate_vs_random_{cfg.size}x{cfg.size}"] = vs_random["win_rate"]
+
+
+def _local(params):
+    """Replicated parameters as a copy on this process's first device: a match is a
+    one-device program, not one replicated over the mesh (nor, across processes, a collective
+    the other processes would have to join)."""
+    return jax.device_put(jax.device_get(params), jax.local_devices()[0])
 
 
 def flops_hook(trainer: Trainer):
@@ -137,15 +150,40 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _info(msg: str) -> None:
+    """A progress line, printed by process 0 only (errors are printed by every process)."""
+    if distributed.is_primary():
+        _log(msg)
+
+
+class _QuietLogger:
+    """The logger of processes other than 0: they write and print nothing."""
+
+    def log(self, step: int, metrics) -> None:
+        pass
+
+    def summarize(self, metrics) -> None:
+        pass
+
+    def start_at(self, step: int, total: int | None = None) -> None:
+        pass
+
+    def close(self, exit_code: int | None = None) -> None:
+        pass
+
+
 def _describe(cfg: TrainConfig, trainer: Trainer, run_path: Path) -> None:
-    _log(f"alphago-jax train: {cfg.size}x{cfg.size}, {cfg.search} {cfg.num_simulations} sims, "
+    _info(f"alphago-jax train: {cfg.size}x{cfg.size}, {cfg.search} {cfg.num_simulations} sims, "
          f"{cfg.selfplay_batch} games x {cfg.selfplay_steps} steps/iteration, "
          f"{cfg.iterations} iterations, run dir {run_path}")
+    share = trainer.share
+    _info(f"mesh: {describe_mesh(trainer.mesh)}, per device {share.selfplay_batch} games, "
+          f"replay {share.buffer_capacity}, batch {share.train_batch}")
     if trainer.multi:
-        _log(f"board sizes {', '.join(f'{n}x{n}' for n in trainer.sizes)}, "
+        _info(f"board sizes {', '.join(f'{n}x{n}' for n in trainer.sizes)}, "
              f"{cfg.selfplay_batch} games each (replay padded to {cfg.size}x{cfg.size})")
     if cfg.bootstrap_iterations:
-        _log(f"first {cfg.bootstrap_iterations} iterations: random play, policy head frozen")
+        _info(f"first {cfg.bootstrap_iterations} iterations: random play, policy head frozen")
 
 
 def _setup(run_path: Path, preset: str, overrides: list[str]
@@ -154,7 +192,7 @@ def _setup(run_path: Path, preset: str, overrides: list[str]
     cfg, write = runs.resolve_config(run_path, preset, overrides)
     logger = None
     try:
-        if cfg.wandb and sweep_id():
+        if cfg.wandb and sweep_id() and distributed.is_primary():
             # An agent may pass the sweep's parameters only in wandb.config: start the wandb
             # run now and apply them before anything compiles.
             logger = RunLogger(run_path, cfg.to_dict(), total=cfg.iterations,
@@ -177,15 +215,19 @@ def main(run_dir: str | None, preset: str = "default", overrides: list[str] | No
         _log("alphago-jax train: --run-dir is required (outside a wandb sweep agent)")
         return 2
     overrides = list(overrides or [])
+    logger = None
     try:
         cfg, write, logger = _setup(run_path, preset, overrides)
+        trainer = make_train(cfg)  # checks the batch sizes against the device count
     except (ConfigError, CheckpointError) as e:
         _log(f"alphago-jax train: {e}")
+        if logger is not None:
+            logger.close(exit_code=2)
         return 2
     run_path.mkdir(parents=True, exist_ok=True)
-    if write:
+    distributed.barrier("config read")  # every process has read config.json before it changes
+    if write and distributed.is_primary():
         cfg.save(runs.config_path(run_path))
-    trainer = make_train(cfg)
     base_key = jax.random.key(cfg.seed)
     _describe(cfg, trainer, run_path)
     ckpt = None
@@ -193,15 +235,18 @@ def main(run_dir: str | None, preset: str = "default", overrides: list[str] | No
         ckpt = Checkpointer(runs.checkpoint_dir(run_path), keep=cfg.keep_checkpoints)
         carry = _start(trainer, ckpt, base_key)
         start = int(carry.iteration)
-        _repair_metrics(run_path, start)
+        if distributed.is_primary():
+            _repair_metrics(run_path, start)
     except (ConfigError, CheckpointError, MetricsError) as e:
         _log(f"alphago-jax train: {e}")
         _close_quietly(ckpt)
         if logger is not None:
             logger.close(exit_code=2)
         return 2
-    _log(f"network: {trainer.describe(carry.train.params)}")
-    if logger is None:
+    _info(f"network: {trainer.describe(carry.train.params)}")
+    if not distributed.is_primary():
+        logger = _QuietLogger()
+    elif logger is None:
         logger = RunLogger(run_path, cfg.to_dict(), total=cfg.iterations, initial=start,
                            use_wandb=cfg.wandb, project=cfg.wandb_project)
     else:
@@ -219,7 +264,8 @@ def _run(trainer: Trainer, carry: Carry, base_key, hooks, ckpt: Checkpointer, lo
     try:
         run_iterations(trainer, carry, base_key, trainer.cfg.iterations, hooks)
         # The last evaluation as the wandb summary: the value a sweep reports for the run.
-        logger.summarize(last_values(read_metrics(run_path), EVAL_METRICS))
+        if distributed.is_primary():
+            logger.summarize(last_values(read_metrics(run_path), EVAL_METRICS))
     except CheckpointError as e:
         _log(f"alphago-jax train: {e}")
         code = 1
@@ -257,11 +303,11 @@ def _start(trainer: Trainer, ckpt: Checkpointer, base_key) -> Carry:
     start = ckpt.latest_step()
     if start is not None:
         carry = runs.restore_state(ckpt, trainer, start)
-        _log(f"resumed from iteration {start}")
+        _info(f"resumed from iteration {start}")
         return carry
     carry = trainer.init(jax.random.fold_in(base_key, 0))
     if cfg.init_from:
         carry, info = runs.warm_start(carry, trainer, cfg.init_from)
-        _log(info)
+        _info(info)
     return carry
 

@@ -18,7 +18,7 @@ from alphago_jax.replay import buffer as replay
 from alphago_jax.rules import symmetry
 from alphago_jax.rules.go import Rules
 from alphago_jax.runs import param_mismatches, save_state, warm_start
-from alphago_jax.trainer import make_train
+from alphago_jax.trainer import device_slice, make_train
 
 HISTORY = 2
 C = num_planes(HISTORY)
@@ -265,7 +265,7 @@ def run(trainer):
 def test_multisize_iteration_fills_the_buffer_with_each_size(trainer, run):
     saved, metrics, _ = run
     assert trainer.sizes == (3, 5) and len(saved[-1].selfplay) == 2
-    buf = saved[-1].replay
+    buf = device_slice(saved[-1].replay)  # the one device's replay shard
     sizes, ids = np.asarray(buf.board_size), np.asarray(buf.game_id)
     filled = ids >= 0
     assert set(sizes[filled].tolist()) == {3, 5}
@@ -282,7 +282,7 @@ def test_multisize_iteration_fills_the_buffer_with_each_size(trainer, run):
         assert m["games"] == m["games_3x3"] + m["games_5x5"]
     assert metrics[1]["games_3x3"] > 0 and metrics[1]["games_5x5"] > 0
     # A mixed-size training batch from it.
-    batch = replay.sample(saved[-1].replay, jax.random.key(0), 64, 5, True)
+    batch = replay.sample(buf, jax.random.key(0), 64, 5, True)
     masks = np.asarray(batch.x[..., -1]).sum(axis=(1, 2))
     assert set(masks.tolist()) == {9.0, 25.0}
 

@@ -20,7 +20,7 @@ from alphago_jax.learner import TrainState, make_optimizer, sgd_step
 from alphago_jax.logging import read_metrics
 from alphago_jax.loop import run_iterations
 from alphago_jax.replay import buffer as replay
-from alphago_jax.trainer import make_train
+from alphago_jax.trainer import device_slice, make_train
 
 # 5x5 games end by the move cap after 6 moves: 4 lockstep games x 4 moves per iteration finish
 # their first games in iteration 2 (24 positions >= min_buffer), so SGD starts there.
@@ -81,7 +81,8 @@ def test_iterations_selfplay_then_train(straight):
 
 def test_loss_decreases_on_a_fixed_batch(trainer, straight):
     carry, _ = straight
-    batch = replay.sample(carry.replay, jax.random.key(7), 64, trainer.cfg.size, False)
+    buf = device_slice(carry.replay)  # the one device's replay shard
+    batch = replay.sample(buf, jax.random.key(7), 64, trainer.cfg.size, False)
     assert set(np.unique(np.asarray(batch.value)).tolist()) <= {-1.0, 0.0, 1.0}
     cfg = dataclasses.replace(trainer.cfg, lr_schedule="constant", learning_rate=1e-2)
     optimizer = make_optimizer(cfg.optimizer_settings(), 100)

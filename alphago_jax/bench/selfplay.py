@@ -41,7 +41,7 @@ from alphago_jax.config import TrainConfig, make_config
 from alphago_jax.nets import NetOutput, Network, scalar_value
 from alphago_jax.search.mcts import SearchSettings
 from alphago_jax.selfplay import selfplay
-from alphago_jax.trainer import Trainer
+from alphago_jax.trainer import Trainer, device_slice, make_mesh
 
 HISTORY = 8  # pgx's Go observation stacks 8 positions per player
 _NEG = -1e9  # prior logit of illegal moves (finite: mctx subtracts logits)
@@ -82,7 +82,7 @@ def time_loop(run: RunFn, params, carry, batch: int, steps: int, repeats: int,
 # ---------------------------------------------------------------------- ours
 def ours(cfg: TrainConfig, steps: int, key) -> tuple[Trainer, RunFn, Any, Any]:
     """Our self-play loop: (trainer, run, params, (SelfPlayState, ReplayBuffer))."""
-    trainer = Trainer(cfg)
+    trainer = Trainer(cfg, mesh=make_mesh(jax.devices()[:1]))  # one device's loop
     carry = trainer.init(key)
 
     @functools.partial(jax.jit, donate_argnums=1)
@@ -93,7 +93,7 @@ def ours(cfg: TrainConfig, steps: int, key) -> tuple[Trainer, RunFn, Any, Any]:
         )
         return (sp, buf), stats["games"]
 
-    return trainer, run, carry.train.params, (carry.selfplay, carry.replay)
+    return trainer, run, carry.train.params, device_slice((carry.selfplay, carry.replay))
 
 
 # ---------------------------------------------------------------------- pgx-style baseline
@@ -275,7 +275,7 @@ def ms_per_eval(eval_fn: EvalFn, params, x, repeats: int = 20) -> float:
 # ---------------------------------------------------------------------- the CLI job
 def _ours_null(cfg: TrainConfig, steps: int, key) -> tuple[RunFn, Any, Any]:
     """Our loop with the null network (rules + tree + loop + replay writes)."""
-    trainer = Trainer(cfg)
+    trainer = Trainer(cfg, mesh=make_mesh(jax.devices()[:1]))  # one device's loop
     carry = trainer.init(key)
     a = cfg.size * cfg.size + 1
 
@@ -292,7 +292,7 @@ def _ours_null(cfg: TrainConfig, steps: int, key) -> tuple[RunFn, Any, Any]:
         )
         return (sp, buf), stats["games"]
 
-    return run, jnp.zeros((), jnp.float32), (carry.selfplay, carry.replay)
+    return run, jnp.zeros((), jnp.float32), device_slice((carry.selfplay, carry.replay))
 
 
 def breakdown(args, cfg: TrainConfig, env, trainer: Trainer, params, key, print_fn) -> dict:
