@@ -127,6 +127,27 @@ def _bench_train(args) -> int:
     return 0
 
 
+def _bench_gpu(args) -> int:
+    from alphago_jax.bench import gpu
+
+    if args.stage:  # the process of one stage, started by gpu.main
+        return gpu.run_stage(args.stage, args.toy)
+    results = gpu.main(args)
+    return 0 if all(r.status == "ok" for r in results) else 1
+
+
+def _stage_names(text: str) -> tuple[str, ...]:
+    from alphago_jax.bench.gpu import STAGES
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    known = [s.name for s in STAGES]
+    bad = [n for n in names if n not in known]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"stages must be a comma-separated subset of "
+                                         f"{', '.join(known)}, got {text!r}")
+    return names
+
+
 def _forms(text: str) -> tuple[str, ...]:
     forms = tuple(f.strip() for f in text.split(",") if f.strip())
     bad = [f for f in forms if f not in ("cpu", "accelerator")]
@@ -460,6 +481,17 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma-separated: cpu, accelerator")
     bt.add_argument("overrides", nargs="*", help="config overrides as key=value")
     bt.set_defaults(func=_bench_train)
+
+    bg = bench_sub.add_parser(
+        "gpu", help="one-shot accelerator check (<= 8 min): versions, rules, self-play vs pgx, "
+        "training compile/iteration/memory; each stage in its own process and time limit")
+    bg.add_argument("--toy", "--dry-run", dest="toy", action="store_true",
+                    help="every stage at toy sizes (checks the script on CPU in < 1 min)")
+    bg.add_argument("--only", type=_stage_names, default=None,
+                    help="comma-separated stages to run (default: all)")
+    bg.add_argument("--stage", type=lambda t: _stage_names(t)[0], default=None,
+                    help=argparse.SUPPRESS)  # one stage's own process
+    bg.set_defaults(func=_bench_gpu)
     return parser
 
 

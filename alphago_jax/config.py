@@ -30,7 +30,7 @@ from alphago_jax.learner.learner import (
 )
 from alphago_jax.learner.loss import VALUE_TARGETS
 from alphago_jax.learner.reanalyse import ReanalyseSettings
-from alphago_jax.nets import DTYPES, KINDS, NetConfig, Network
+from alphago_jax.nets import DTYPES, KINDS, NORMS, NetConfig, Network
 from alphago_jax.nets.resnet import BLOCKS
 from alphago_jax.rules.go import Rules
 from alphago_jax.search.mcts import ACTION_SELECTIONS, ALGORITHMS, SearchSettings
@@ -96,6 +96,13 @@ class TrainConfig:
     norm_groups: int = 8
     """Groups of the masked group norm; gcd(groups, channels) are used, so any width works; 1 is
     a masked layer norm over the whole board."""
+    norm: str = "auto"
+    """ResNet normalisation and pooling statistics: 'masked' (over the on-board points, read from
+    the mask plane: needed when small boards are padded, i.e. multi-size runs), 'plain' (over
+    every point, with no masking arithmetic: cheaper, valid only when no input is ever padded) or
+    'auto' (plain when `sizes` names one board size, masked otherwise; 'plain' with several sizes
+    is refused). Parameters are the same either way, so a checkpoint loads under both, and runs
+    saved before this knob existed load as 'auto'. The transformer always masks."""
     policy_channels: int = 32
     """Width of the policy head's 1x1 convs."""
     value_channels: int = 32
@@ -295,7 +302,14 @@ class TrainConfig:
                      suicide=self.suicide, max_moves=self.max_moves or None, history=self.history)
 
     def net_config(self) -> NetConfig:
-        return derive(NetConfig, self, kind=self.net)
+        return derive(NetConfig, self, kind=self.net, norm=self.resolved_norm)
+
+    @property
+    def resolved_norm(self) -> str:
+        """`norm` with 'auto' resolved: 'plain' for one board size, 'masked' for several."""
+        if self.norm != "auto":
+            return self.norm
+        return "plain" if len(self.board_sizes) == 1 else "masked"
 
     def network(self) -> Network:
         """The run's network as a hashable value (architecture + input planes)."""
@@ -363,6 +377,7 @@ class TrainConfig:
         """
         choices = [
             ("net", KINDS), ("block_type", tuple(BLOCKS)), ("dtype", DTYPES),
+            ("norm", ("auto", *NORMS)),
             ("search", ALGORITHMS),
             ("policy_target", POLICY_TARGETS), ("optimizer", OPTIMIZERS),
             ("lr_schedule", LR_SCHEDULES), ("selfplay_action", ACTION_SELECTIONS),
@@ -435,6 +450,10 @@ class TrainConfig:
                 f"size must equal the largest of sizes={self.sizes!r} (the replay grid), "
                 f"got size={self.size}",
             ),
+            # Plain statistics would count the padding of the smaller boards as board points.
+            (len(sizes) == 1 or self.norm != "plain",
+             f"norm='plain' needs one board size (sizes={self.sizes!r} pads the smaller "
+             f"boards): use 'masked' or 'auto'"),
         ]
         for ok, message in problems:
             if not ok:

@@ -171,6 +171,17 @@ def test_cross_field_limits():
     make_config("default", ["eval_every=0", "eval_games=0"])  # no evaluations, no games needed
 
 
+def test_norm_auto_is_plain_for_one_board_size_and_masked_for_several():
+    assert make_config("default").net_config().norm == "plain"
+    assert make_config("multisize-9").net_config().norm == "masked"
+    assert make_config("default", ["norm=masked"]).net_config().norm == "masked"
+    # A multi-size run pads its small boards: plain statistics would count the padding.
+    with pytest.raises(ConfigError, match=r"norm='plain' needs one board size"):
+        make_config("multisize-9", ["norm=plain"])
+    with pytest.raises(ConfigError, match=r"norm must be one of 'auto', 'masked', 'plain'"):
+        make_config("default", ["norm=batch"])
+
+
 def test_range_error_mentions_the_config():
     with pytest.raises(ConfigError, match=r"config: size=5.*search=gumbel"):
         make_config("default", ["size=5", "playout_cap_fraction=0"])

@@ -21,8 +21,9 @@ from alphago_jax.nets import (
     value_target_classes,
 )
 
-# These tests cover the ownership head too: on unless a test turns it off.
-net_config = functools.partial(settings.net_config, ownership=True)
+# These tests cover the ownership head too: on unless a test turns it off. They pad boards, so
+# the resnets normalise over the on-board points ('masked'; 'plain' is tested on its own below).
+net_config = functools.partial(settings.net_config, ownership=True, norm="masked")
 
 PLANES = 5  # 4 feature planes + the on-board mask
 
@@ -127,6 +128,22 @@ def test_padding_invariance_needs_the_mask():
     full = big.at[..., -1].set(1.0)
     a, b = apply(params, big), apply(params, full)
     assert not np.allclose(a.value_logits, b.value_logits, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["resnet", "mlp_ln"])
+def test_plain_norm_equals_masked_norm_on_unpadded_boards(name):
+    masked = TINY[name]
+    plain = dataclasses.replace(masked, norm="plain")
+    apply_m, params = build(masked)
+    apply_p = jax.jit(Network(plain, PLANES))
+    x = features(4, 2, 7)
+    out_m, out_p = apply_m(params, x), apply_p(params, x)  # the same parameters load in both
+    for a, b in zip(out_m, out_p, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)
+    # ... and 'plain' really skips the mask: a padded board gives other outputs than masked.
+    big = features(4, 2, 7, padded=9)
+    assert not np.allclose(apply_m(params, big).value_logits, apply_p(params, big).value_logits,
+                           atol=1e-4)
 
 
 @pytest.mark.parametrize("name", ["resnet", "transformer"])

@@ -197,3 +197,19 @@ def test_play_rejects_a_batch():
     batch = jax.vmap(lambda _: rules.init())(jnp.arange(2))
     with pytest.raises(ValueError, match="single game"):
         rules.play(batch, 0)
+
+
+def test_outcome_is_score_and_ownership_where_asked_and_zero_elsewhere():
+    rules = Rules(size=5, komi=0.5)
+    states, _, _ = _random_games(rules, jax.random.key(7), 12, 40)
+    where = jnp.arange(12) % 3 != 0
+    score, area = jax.jit(jax.vmap(rules.outcome))(states, where)
+    full_score = jax.vmap(rules.score)(states)
+    full_area = jax.vmap(rules.ownership)(states).reshape(12, 25)
+    assert area.dtype == jnp.int8 and score.dtype == jnp.float32
+    w = np.asarray(where)
+    np.testing.assert_array_equal(np.asarray(score)[w], np.asarray(full_score)[w])
+    np.testing.assert_array_equal(np.asarray(area)[w], np.asarray(full_area)[w])
+    # The games not asked for pay no flood and read zero (not -komi), whatever their board.
+    assert np.all(np.asarray(score)[~w] == 0) and np.all(np.asarray(area)[~w] == 0)
+    assert np.any(np.asarray(full_area)[~w] != 0)

@@ -280,8 +280,9 @@ def _advance(rules: Rules, states: GoState, actions: jax.Array, live: jax.Array)
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _scores(rules: Rules, states: GoState) -> jax.Array:
-    return jax.vmap(rules.score)(states)
+def _scores(rules: Rules, states: GoState, ended: jax.Array) -> jax.Array:
+    """float32[B] scores of the `ended` games (zero elsewhere: only they pay for the flood)."""
+    return jax.vmap(rules.outcome)(states, ended)[0]
 
 
 @jax.jit
@@ -491,7 +492,9 @@ class _Match:
         over = np.asarray(over)
         ended = [s for s in active if live[s] and over[s]]
         if ended:
-            scores = np.asarray(_scores(self.rules, self.states))
+            mask = np.zeros(self.n, bool)
+            mask[ended] = True
+            scores = np.asarray(_scores(self.rules, self.states, jnp.asarray(mask)))
             for s in ended:
                 score = float(scores[s])
                 self._finish(s, BLACK if score > 0 else WHITE if score < 0 else 0, "score", score)

@@ -157,6 +157,7 @@ def describe(config: NetConfig, params: Params, flops: float) -> str:
         arch = f"resnet/{config.block_type} {config.blocks}x{config.channels}"
         if config.global_pool:
             arch += f" gpool/{config.gpool_every}"
+        arch += f" {config.norm}-norm"
     else:
         arch = (f"transformer {config.blocks}x{config.channels} h{config.num_heads} "
                 f"mlp{config.mlp_ratio} pos={config.pos_embedding}")

@@ -14,12 +14,15 @@ import dataclasses
 from alphago_jax.nets.layers import ACTIVATIONS
 
 __all__ = [
-    "ACTIVATION_NAMES", "DTYPES", "KINDS", "POS_EMBEDDINGS", "NetConfig",
+    "ACTIVATION_NAMES", "DTYPES", "KINDS", "NORMS", "POS_EMBEDDINGS", "NetConfig",
 ]
 
 KINDS = ("resnet", "transformer")
 DTYPES = ("float32", "bfloat16")
 POS_EMBEDDINGS = ("learned", "2d")
+NORMS = ("masked", "plain")
+"""ResNet normalisation and pooling: over the on-board points ('masked') or over every point
+('plain', for inputs that are never padded; see `alphago_jax.nets.layers`)."""
 ACTIVATION_NAMES = tuple(ACTIVATIONS)  # implemented in layers.py
 
 
@@ -49,6 +52,7 @@ class NetConfig:
     mlp_ratio: int
     pos_embedding: str
     max_board_size: int
+    norm: str
 
     def __post_init__(self):
         _check_choice("kind", self.kind, KINDS)
@@ -57,6 +61,7 @@ class NetConfig:
         _check_choice("dtype", self.dtype, DTYPES)
         _check_choice("pos_embedding", self.pos_embedding, POS_EMBEDDINGS)
         _check_choice("activation", self.activation, ACTIVATION_NAMES)
+        _check_choice("norm", self.norm, NORMS)
         for name in ("blocks", "channels", "gpool_every", "norm_groups", "policy_channels",
                      "value_channels", "value_hidden", "num_heads", "mlp_ratio",
                      "max_board_size"):

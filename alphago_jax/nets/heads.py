@@ -101,22 +101,26 @@ class Heads(nnx.Module):
         """Evaluates the heads on trunk features ``x: [B, S, S, C]`` (zero off-board)."""
         act = ACTIVATIONS[self.activation]
         b, s = x.shape[0], x.shape[1]
-        on_board = m.mask[..., 0] > 0  # [B, S, S]
 
         pooled = self.policy_pool.pooled(x, m)  # [B, 3cp]
         p = self.policy_conv(x) + self.policy_pool.dense(pooled)[:, None, None, :]
-        p = act(self.policy_norm(p * m.mask, m))
-        point_logits = self.policy_out(p)[..., 0].astype(jnp.float32)
-        point_logits = jnp.where(on_board, point_logits, NEG_INF).reshape(b, s * s)
+        p = act(self.policy_norm(m.zero_off(p), m))
+        point_logits = self._on_board(self.policy_out(p)[..., 0].astype(jnp.float32), m, NEG_INF)
+        point_logits = point_logits.reshape(b, s * s)
         pass_logit = self.pass_dense(pooled).astype(jnp.float32)
         policy_logits = jnp.concatenate([point_logits, pass_logit], axis=-1)
 
-        v = act(self.value_norm(self.value_conv(x) * m.mask, m))
+        v = act(self.value_norm(m.zero_off(self.value_conv(x)), m))
         hidden = act(self.value_hidden(masked_global_pool(v, m)))
         value_logits = self.value_out(hidden).astype(jnp.float32)
 
         ownership = None
         if self.ownership_out is not None:
             own = jnp.tanh(self.ownership_out(v)[..., 0].astype(jnp.float32))
-            ownership = jnp.where(on_board, own, 0.0)
+            ownership = self._on_board(own, m, 0.0)
         return NetOutput(policy_logits, value_logits, ownership)
+
+    @staticmethod
+    def _on_board(x: jax.Array, m: BoardMask, off: float) -> jax.Array:
+        """``x: [B, S, S]`` with `off` on the off-board points (unchanged without a mask)."""
+        return x if m.mask is None else jnp.where(m.mask[..., 0] > 0, x, off)

@@ -3,6 +3,10 @@
 Every layer keeps off-board points at exactly zero, and every statistic (normalisation, pooling)
 is taken over the on-board points only, so a small board padded to a larger size gives the same
 outputs on its real points as the unpadded board.
+
+When no input is ever padded (a run with one board size), the mask is all ones and its arithmetic
+is pure cost: a `BoardMask` without a mask (`board_mask(..., masked=False)`, `NetConfig.norm ==
+'plain'`) makes every layer skip it, with the same outputs up to float rounding.
 """
 
 from __future__ import annotations
@@ -28,24 +32,34 @@ class BoardMask(NamedTuple):
     """The on-board mask of a batch, in the two forms the layers need.
 
     Attributes:
-      mask: [B, S, S, 1] 1 on real board points, 0 on padding, in the compute dtype.
-      area: [B] float32 number of real board points (>= 1, so divisions are safe).
+      mask: [B, S, S, 1] 1 on real board points, 0 on padding, in the compute dtype; None when
+        every point of every input is on the board (no padding: the layers skip the masking).
+      area: [B] float32 number of real board points (>= 1, so divisions are safe); a Python
+        float S * S when `mask` is None.
     """
 
-    mask: jax.Array
-    area: jax.Array
+    mask: jax.Array | None
+    area: jax.Array | float
+
+    def zero_off(self, x: jax.Array) -> jax.Array:
+        """``x: [B, S, S, C]`` with its off-board points set to zero (unchanged without a mask)."""
+        return x if self.mask is None else x * self.mask
 
 
-def board_mask(x: jax.Array, dtype) -> BoardMask:
+def board_mask(x: jax.Array, dtype, masked: bool = True) -> BoardMask:
     """Reads the mask from the last feature channel.
 
     Args:
       x: [B, S, S, C] features whose last channel is the on-board mask.
       dtype: compute dtype of the returned mask.
+      masked: False promises that no input is padded: the mask channel is not read and the
+        returned `BoardMask` has no mask (`NetConfig.norm == 'plain'`).
 
     Returns:
       The `BoardMask`.
     """
+    if not masked:
+        return BoardMask(None, float(x.shape[1] * x.shape[2]))
     mask = (x[..., -1:] > 0.5).astype(jnp.float32)
     area = jnp.maximum(mask.sum(axis=(1, 2, 3)), 1.0)
     return BoardMask(mask.astype(dtype), area)
@@ -62,6 +76,10 @@ def masked_global_pool(x: jax.Array, m: BoardMask) -> jax.Array:
       [B, 3C] float32: channel mean, mean * (sqrt(area) - 14) / 10, and channel max.
     """
     xf = x.astype(jnp.float32)
+    if m.mask is None:
+        mean = xf.mean(axis=(1, 2))
+        scaled = mean * ((math.sqrt(m.area) - 14.0) / 10.0)
+        return jnp.concatenate([mean, scaled, xf.max(axis=(1, 2))], axis=-1)
     on_board = m.mask.astype(jnp.float32) > 0
     mean = xf.sum(axis=(1, 2)) / m.area[:, None]
     # The scaled mean lets the net tell board sizes apart (KataGo's "b" feature).
@@ -97,19 +115,18 @@ class MaskedGroupNorm(nnx.Module):
         """Normalises ``x: [B, S, S, C]``; returns [B, S, S, C] in ``dtype``, zero off-board."""
         b, _, _, c = x.shape
         per_group = c // self.groups
-        mask = m.mask.astype(jnp.float32)
-        xf = x.astype(jnp.float32) * mask
+        xf = m.zero_off(x.astype(jnp.float32))
         # One pass over the activations: per-channel sums of x and x^2, pooled into groups
         # afterwards on [B, C] arrays. Two passes (centre, then square) cost ~1.5x on XLA:CPU.
         s1 = xf.sum(axis=(1, 2)).reshape(b, self.groups, per_group).sum(-1)
         s2 = jnp.square(xf).sum(axis=(1, 2)).reshape(b, self.groups, per_group).sum(-1)
-        count = m.area[:, None] * per_group
+        count = (m.area if m.mask is None else m.area[:, None]) * per_group
         mean = s1 / count
         var = jnp.maximum(s2 / count - jnp.square(mean), 0.0)
         scale = jnp.repeat(jax.lax.rsqrt(var + self.eps), per_group, axis=1) * self.scale[...]
         shift = self.bias[...] - jnp.repeat(mean, per_group, axis=1) * scale
         y = xf * scale[:, None, None, :] + shift[:, None, None, :]
-        return (y * mask).astype(self.dtype)
+        return m.zero_off(y).astype(self.dtype)
 
 
 class GlobalPoolBias(nnx.Module):
@@ -137,7 +154,7 @@ class GlobalPoolBias(nnx.Module):
 
     def pooled(self, x: jax.Array, m: BoardMask) -> jax.Array:
         """Returns the pooled features [B, 3 * pool_channels] float32 of ``x: [B, S, S, C]``."""
-        g = self.conv(x) * m.mask
+        g = m.zero_off(self.conv(x))
         g = ACTIVATIONS[self.activation](self.norm(g, m))
         return masked_global_pool(g, m)
 

@@ -46,8 +46,8 @@ class PreactBlock(nnx.Module):
         y = self.conv1(h)
         if self.gpool is not None:
             y = y + self.gpool(h, m)
-        h = act(self.norm2(y * m.mask, m))
-        return x + self.conv2(h) * m.mask
+        h = act(self.norm2(m.zero_off(y), m))
+        return x + m.zero_off(self.conv2(h))
 
 
 class MlpLnBlock(nnx.Module):
@@ -73,9 +73,9 @@ class MlpLnBlock(nnx.Module):
         h = x
         for i, (dense, norm) in enumerate(zip(self.dense, self.norms, strict=True)):
             # LayerNorm of an all-zero padded point is its bias, hence the re-mask.
-            h = jax.nn.swish(norm(dense(h))) * m.mask
+            h = m.zero_off(jax.nn.swish(norm(dense(h))))
             if i == 0 and self.gpool is not None:
-                h = h + self.gpool(h, m) * m.mask
+                h = h + m.zero_off(self.gpool(h, m))
         return x + h
 
 
@@ -97,6 +97,7 @@ class ResNet(nnx.Module):
         dtype = jnp.dtype(cfg.dtype)
         block = BLOCKS[cfg.block_type]
         self.dtype = dtype
+        self.masked = cfg.norm == "masked"
         self.activation = cfg.activation
         self.stem = nnx.Conv(num_planes, cfg.channels, (3, 3), use_bias=False, dtype=dtype,
                              rngs=rngs)
@@ -107,11 +108,11 @@ class ResNet(nnx.Module):
 
     def __call__(self, x: jax.Array) -> NetOutput:
         """Evaluates ``x: [B, S, S, C]`` float features (last channel = on-board mask)."""
-        m = board_mask(x, self.dtype)
+        m = board_mask(x, self.dtype, self.masked)
         # Zero the padding first so garbage there cannot leak in through the stem conv. The
         # residual stream stays float32 (only the layers compute in `dtype`), so deep bfloat16
         # nets do not accumulate rounding in the sum of block outputs.
-        h = (self.stem(x.astype(self.dtype) * m.mask) * m.mask).astype(jnp.float32)
+        h = m.zero_off(self.stem(m.zero_off(x.astype(self.dtype)))).astype(jnp.float32)
         for blk in self.blocks:
             h = blk(h, m)
         h = ACTIVATIONS[self.activation](self.final_norm(h, m))

@@ -248,29 +248,55 @@ class Rules:
     def ownership(self, state: GoState) -> chex.Array:
         """int8[size, size] Tromp-Taylor area map: +1 Black's (stones and empty points reaching
         only Black), -1 White's, 0 neutral (empty points reaching both or neither)."""
-        board = state.boards[0]
-        empty = board == EMPTY
-
-        def reach(colour):
-            # One ring of empty points per iteration, until nothing changes.
-            def grow(carry):
-                r, _ = carry
-                new = r | (empty & jnp.any(self._shift4(r, False), axis=1))
-                return new, jnp.any(new != r)
-
-            r, _ = jax.lax.while_loop(lambda c: c[1], grow, (board == colour, jnp.array(True)))
-            return r & empty
-
-        rb, rw = reach(BLACK), reach(WHITE)
-        area = board + jnp.where(rb & ~rw, 1, 0).astype(jnp.int8) - jnp.where(rw & ~rb, 1, 0)
-        return area.astype(jnp.int8).reshape(self.size, self.size)
+        return self._area(state, jnp.array(True)).reshape(self.size, self.size)
 
     def score(self, state: GoState) -> chex.Array:
         """float32 Tromp-Taylor area score: Black area - White area - komi.
 
         A player's area is their stones plus the empty points that reach only their stones.
         """
-        return jnp.sum(self.ownership(state), dtype=jnp.float32) - jnp.float32(self.komi)
+        return self._area_score(self._area(state, jnp.array(True)))
+
+    def outcome(self, state: GoState, where: chex.Array) -> tuple[chex.Array, chex.Array]:
+        """Score and area map of a finished game from one flood, paid only `where` it is needed.
+
+        Vmapped over a batch, the flood's loop runs only as long as the games with `where` set
+        need (a game without it converges at once), so this is safe to call on every move of
+        every game: no `lax.cond`, which turns into "run both branches" under vmap.
+
+        Args:
+          state: one game.
+          where: bool[]: compute the outcome of this game (usually: it has just ended).
+
+        Returns:
+          (score float32[] as `score`, area int8[size * size] as `ownership`, flat); both are
+          exactly zero (not -komi) where `where` is False.
+        """
+        area = self._area(state, where)
+        return jnp.where(where, self._area_score(area), 0.0), area
+
+    def _area_score(self, area: chex.Array) -> chex.Array:
+        return jnp.sum(area, dtype=jnp.float32) - jnp.float32(self.komi)
+
+    def _area(self, state: GoState, where: chex.Array) -> chex.Array:
+        """int8[P] area map (as `ownership`, flat), all zero where `where` is False.
+
+        One loop floods both colours' reach at once, one ring of empty points per iteration,
+        until nothing changes; with `where` False the seeds are empty, so it stops after one.
+        """
+        board = jnp.where(where, state.boards[0], jnp.int8(EMPTY))
+        empty = (board == EMPTY) & where
+        seeds = jnp.stack([board == BLACK, board == WHITE], axis=1)  # [P, 2]
+
+        def grow(carry):
+            r, _ = carry
+            new = r | (empty[:, None] & jnp.any(self._shift4(r, False), axis=1))
+            return new, jnp.any(new != r)
+
+        r, _ = jax.lax.while_loop(lambda c: c[1], grow, (seeds, jnp.array(True)))
+        rb, rw = r[:, 0] & empty, r[:, 1] & empty
+        area = board + jnp.where(rb & ~rw, 1, 0).astype(jnp.int8) - jnp.where(rw & ~rb, 1, 0)
+        return area.astype(jnp.int8)
 
     def move_status(self, state: GoState, action: chex.Array) -> chex.Array:
         """int32 reason for `action`: LEGAL, OUT_OF_RANGE, GAME_OVER, OCCUPIED, SUICIDE, REPEAT."""
@@ -395,7 +421,8 @@ class Rules:
     def _chain_stats(self, state: GoState) -> chex.Array:
         """int32[P + 1, 3] per chain id: pseudo-liberties and the chain's two hash words (bitcast).
 
-        Row P (the id of empty points and of off-board neighbours) is all zero."""
+        Row P (the id of empty points and of off-board neighbours) is all zero: `segment_sum`
+        drops the out-of-range id P, and the zero row is appended afterwards."""
         p = self.num_points
         board = state.boards[0]
         empty_nbrs = jnp.sum(self._shift4(board == EMPTY, False), axis=1, dtype=jnp.int32)
@@ -403,8 +430,8 @@ class Rules:
             [jnp.where(board != EMPTY, empty_nbrs, 0)[:, None], _as_i32(self._point_hash(board))],
             axis=-1,
         )
-        stats = jax.ops.segment_sum(vals, state.chain.astype(jnp.int32), num_segments=p + 1)
-        return stats.at[p].set(0)
+        stats = jax.ops.segment_sum(vals, state.chain.astype(jnp.int32), num_segments=p)
+        return jnp.concatenate([stats, jnp.zeros((1, 3), stats.dtype)], axis=0)
 
     def _point_hash(self, board: chex.Array) -> chex.Array:
         """uint32[P, 2] Zobrist word of each point's content (zero when empty)."""

@@ -156,13 +156,9 @@ def make_recurrent_fn(rules: Rules, apply, history: int, score_utility: float = 
         nxt = jax.vmap(rules.step)(state, action)
         over = jax.vmap(rules.is_over)(nxt)
         ends_now = over & ~was_over
-        # Scoring floods the board: only do it when some game in the batch just ended.
-        score = jax.lax.cond(
-            jnp.any(ends_now),
-            lambda s: jax.vmap(rules.score)(s),
-            lambda s: jnp.zeros(s.to_play.shape, jnp.float32),
-            nxt,
-        )
+        # Scoring floods the board: `outcome` pays for the flood only in the games that end here
+        # (no lax.cond, which would run the flood on every simulation once vmapped).
+        score, _ = jax.vmap(rules.outcome)(nxt, ends_now)
         mover_score = score * state.to_play
         reward = utility(jnp.sign(mover_score), score_term(mover_score, rules.size), score_utility)
         reward = jnp.where(ends_now, reward, 0.0)

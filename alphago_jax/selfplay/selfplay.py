@@ -213,21 +213,12 @@ def make_step(rules: Rules, apply, settings: SelfPlaySettings):
         nxt = jax.vmap(rules.step)(games, action)
         ended = jax.vmap(rules.is_over)(nxt)
         done = ended | resigned
-        score = jax.lax.cond(
-            jnp.any(ended),
-            lambda s: jax.vmap(rules.score)(s),
-            lambda s: jnp.zeros((b,), jnp.float32),
-            nxt,
-        )
+        # One flood per finished game gives both its score and its area map, and costs nothing
+        # in the games still running (see `Rules.outcome`). Resigned games store their area map
+        # too (marked invalid), as they always have.
+        score, area = jax.vmap(rules.outcome)(nxt, done if settings.ownership else ended)
         result_black = jnp.where(resigned, -games.to_play, jnp.sign(score)).astype(jnp.int8)
-        own = None
-        if settings.ownership:
-            own = jax.lax.cond(
-                jnp.any(done),
-                lambda s: jax.vmap(rules.ownership)(s).reshape(b, p),
-                lambda s: jnp.zeros((b, p), jnp.int8),
-                nxt,
-            )
+        own = area if settings.ownership else None
         buf = replay.add_results(buf, done, sp.game_id, result_black, own, ended & ~resigned)
 
         checked = done & sp.no_resign & (would_resign != 0)
