@@ -57,7 +57,11 @@ def sgd_step_matches_one_device(trainer) -> None:
     )
     params = jax.jit(net.init)(ks[3])
     # A constant rate: the run's warm-up starts at 0, which would compare two unmoved networks.
-    optimizer = make_optimizer(cfg.optimizer_settings()._replace(lr_schedule="constant"), 1)
+    # SGD rather than the run's AdamW: an update linear in the gradient, so the comparison
+    # measures the gradients. Adam's first update is lr * g / (|g| + eps), which turns a float
+    # rounding difference (~1e-7) in a near-zero gradient into a difference of up to lr.
+    optimizer = make_optimizer(
+        cfg.optimizer_settings()._replace(lr_schedule="constant", optimizer="sgd"), 1)
     state = TrainState(params=params, opt_state=optimizer.init(params), step=jnp.int32(0))
     weights = trainer.learner.weights
 
