@@ -151,6 +151,14 @@ class TrainConfig:
     into (-1, 1): at the end of a game the exact Tromp-Taylor margin, elsewhere the ownership
     head's sum. The value head still learns the game's win/draw/loss; the stored search value
     (`value_target` 'search') is this utility. Needs `ownership`. 0 = win/loss only."""
+    no_eye_fill: bool = False
+    """Search: never fill one's own single-point eye (an empty point whose every on-board
+    neighbour is one's own stone): it gains nothing under area scoring and can lose the group.
+    A Go-knowledge prior (AlphaGo Zero had none); the network's input is unchanged."""
+    pass_when_won: bool = False
+    """Search: when the opponent has just passed and the Tromp-Taylor count already favours the
+    side to move, pass (the game ends with its win; exact, no guess). Without it a saturated
+    value lets the agent play on and fill its own eyes (docs/diagnosis.md)."""
     # ---------------------------------------------------------------- warm starts, board mixes
     init_from: str = ""
     """Run directory (self-play or supervised) whose latest network parameters initialise a fresh
@@ -646,6 +654,15 @@ PRESETS: dict[str, dict] = {
         selfplay_batch=32, selfplay_steps=16, iterations=40, bootstrap_iterations=5,
         buffer_capacity=10_000, min_buffer=256, train_batch=128, sgd_steps=4, eval_every=10,
         eval_games=64, eval_simulations=8, checkpoint_every=10,
+    ),
+    # The outer-loop recipe on 7x7 (experiments/ablation.py; docs/diagnosis.md says why each
+    # part): the default plus a score utility (from an ownership head), a mixed value target,
+    # reanalyse, a longer run and more search when it is evaluated. Not yet measured to its end.
+    "strong-7x7": dict(
+        ownership=True, score_utility=0.2, no_eye_fill=True, pass_when_won=True,
+        value_target="mix", value_target_mix=0.5,
+        reanalyse_fraction=0.25, iterations=600, eval_simulations=64, checkpoint_every=50,
+        eval_every=100,
     ),
     # One net for 5x5, 7x7 and 9x9 (replay padded to 9x9), CPU-sized like tiny-9x9.
     "multisize-9": dict(

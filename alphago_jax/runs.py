@@ -19,6 +19,7 @@ cannot be resumed (start a new run with ``init_from=DIR`` to continue from one).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sys
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -282,6 +283,9 @@ def quiet_abandoned_reads() -> None:
     closed' traceback printed as an unraisable exception, from another thread and possibly
     after the CheckpointError has been reported. They say nothing that error does not.
     """
+    # The same reads can also end as asyncio tasks whose NOT_FOUND is "never retrieved": asyncio
+    # logs those when the task is collected. Nothing else in a reader logs through asyncio.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     previous = sys.unraisablehook
     if getattr(previous, "quiets_abandoned_reads", False):
         return

@@ -218,7 +218,7 @@ def main(run_dir: str | None, preset: str = "default", overrides: list[str] | No
     logger = None
     try:
         cfg, write, logger = _setup(run_path, preset, overrides)
-        trainer = make_train(cfg)  # checks the batch sizes against the device count
+        cfg.data_parallel(jax.device_count())  # batch sizes vs the devices, before any write
     except (ConfigError, CheckpointError) as e:
         _log(f"alphago-jax train: {e}")
         if logger is not None:
@@ -228,6 +228,7 @@ def main(run_dir: str | None, preset: str = "default", overrides: list[str] | No
     distributed.barrier("config read")  # every process has read config.json before it changes
     if write and distributed.is_primary():
         cfg.save(runs.config_path(run_path))
+    trainer = make_train(cfg)
     base_key = jax.random.key(cfg.seed)
     _describe(cfg, trainer, run_path)
     ckpt = None

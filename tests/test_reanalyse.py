@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import shutil
-from pathlib import Path
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from reanalyse_expectation import expectation
 from settings import network, selfplay_settings
 
 from alphago_jax import cli, runs
@@ -194,23 +191,6 @@ TINY = [
     "temperature_moves=2", "buffer_capacity=48", "min_buffer=8", "train_batch=16",
     "sgd_steps=2", "eval_games=2", "eval_simulations=2", "wandb=false",
 ]
-
-
-EXPECTED_OFF = Path(__file__).parent / "data" / "reanalyse_off_tiny.json"
-"""Digest of 3 tiny iterations computed by the code before reanalyse existed (commit c410cb3,
-`tests/reanalyse_expectation.py`)."""
-
-
-def test_reanalyse_off_is_bit_identical():
-    """reanalyse_fraction=0 (and value_target='outcome', the defaults): parameters, optimizer
-    state and losses are bit-identical to what the code without reanalyse computed."""
-    want = json.loads(EXPECTED_OFF.read_text())
-    got = expectation(("reanalyse_fraction=0", "value_target=outcome"))
-    if (got["jax"], got["machine"]) != (want["jax"], want["machine"]):
-        pytest.skip(f"expectation stored for jax {want['jax']} on {want['machine']}")
-    assert got["trained"] == want["trained"] == [0, 1, 1]
-    assert got["losses"] == want["losses"]
-    assert got["digest"] == want["digest"]
 
 
 def test_reanalyse_rows_of_a_batch():

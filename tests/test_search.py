@@ -286,3 +286,43 @@ def test_score_utility_needs_the_ownership_head():
     with pytest.raises(ConfigError, match="score_utility > 0 needs ownership=true"):
         TrainConfig(score_utility=0.2).validate()
     TrainConfig(score_utility=0.2, ownership=True).validate()
+
+
+# ---------------------------------------------------------------------- eye fills, passing to win
+def test_eye_fills_are_the_movers_single_point_eyes():
+    from alphago_jax.search.mcts import eye_fills
+
+    rules = Rules(size=SIZE, komi=7.5, superko=True, suicide=False, max_moves=None,
+                  history=HISTORY)
+    # Black surrounds the corner point (0, 0) and the edge point (0, 2); White plays elsewhere.
+    state = _position(rules, [(0, 1), (4, 4), (1, 0), (4, 3), (1, 2), (3, 4), (0, 3), (4, 2)])
+    assert int(state.to_play) == BLACK
+    eyes = np.asarray(eye_fills(rules, _batch([state]))[0])
+    assert set(np.flatnonzero(eyes)) == {0, 2}  # (0, 0) and (0, 2); (1, 1) has an empty side
+    white = rules.step(state, SIZE * SIZE)  # Black passes: the same points are not White's eyes
+    assert not np.asarray(eye_fills(rules, _batch([white]))[0]).any()
+    # The search never plays them, and the policy gives them nothing.
+    net = network(num_planes(HISTORY), kind="resnet", blocks=1, channels=8)
+    params = net.init(jax.random.key(0))
+    out = search(rules, net, HISTORY, GUMBEL._replace(no_eye_fill=True), params,
+                 _batch([state] * BATCH), jax.random.key(1))
+    assert not np.isin(np.asarray(out.action), [0, 2]).any()
+    assert float(np.asarray(out.policy)[:, [0, 2]].sum()) == 0.0
+
+
+def test_pass_when_won_passes_exactly_when_a_pass_wins():
+    from alphago_jax.search.mcts import won_by_passing
+
+    rules = Rules(size=SIZE, komi=0.5, superko=True, suicide=False, max_moves=None,
+                  history=HISTORY)
+    net = network(num_planes(HISTORY), kind="resnet", blocks=1, channels=8)
+    params = net.init(jax.random.key(0))
+    black_ahead = _position(rules, [(2, 2), SIZE * SIZE, (1, 1)])  # White to move
+    white_passed = rules.step(black_ahead, SIZE * SIZE)  # Black to move, 2 stones, ahead
+    not_passed = _position(rules, [(2, 2), (1, 1)])
+    states = _batch([white_passed, not_passed])
+    np.testing.assert_array_equal(won_by_passing(rules, states), [True, False])
+    out = search(rules, net, HISTORY, GUMBEL._replace(pass_when_won=True), params, states,
+                 jax.random.key(0))
+    assert int(out.action[0]) == SIZE * SIZE
+    assert float(out.policy[0, SIZE * SIZE]) == 1.0

@@ -21,9 +21,9 @@ from alphago_jax.nets.heads import scalar_value
 from alphago_jax.rules.go import GoState, Rules
 
 __all__ = [
-    "ACTION_SELECTIONS", "ALGORITHMS", "SearchResult", "SearchSettings", "evaluate",
+    "ACTION_SELECTIONS", "ALGORITHMS", "SearchResult", "SearchSettings", "evaluate", "eye_fills",
     "make_recurrent_fn", "node_bytes", "policy_value", "run_policy", "run_search", "score_term",
-    "search", "select_action", "state_features", "strip", "utility",
+    "search", "select_action", "state_features", "strip", "utility", "won_by_passing",
 ]
 
 _NEG = -1e9  # prior logit of illegal moves (finite: mctx subtracts logits)
@@ -50,6 +50,8 @@ class SearchSettings(NamedTuple):
       value_scale, maxvisit_init, rescale_values: Gumbel's completed-Q transform.
       dirichlet_alpha, dirichlet_fraction, pb_c_init: PUCT root noise and exploration.
       score_utility: weight w of the score in the utility the search maximises (see `utility`).
+      no_eye_fill: never fill one's own single-point eye (see `eye_fills`).
+      pass_when_won: at the root, pass when it ends the game with a win (see `won_by_passing`).
     """
 
     algorithm: str
@@ -63,6 +65,8 @@ class SearchSettings(NamedTuple):
     dirichlet_fraction: float
     pb_c_init: float
     score_utility: float
+    no_eye_fill: bool
+    pass_when_won: bool
 
 
 class SearchResult(NamedTuple):
@@ -117,18 +121,45 @@ def utility(value: chex.Array, score: chex.Array, weight: float) -> chex.Array:
     return (1.0 - weight) * value + weight * score
 
 
+def eye_fills(rules: Rules, states: GoState) -> chex.Array:
+    """bool[B, A]: the empty points whose every on-board neighbour is a stone of the side to move
+    (its single-point eyes; the edge counts as its own). Filling one never gains area under
+    Tromp-Taylor and can only lose the group, which a player that passes with a won position
+    never needs; an agent whose value is saturated plays them anyway (docs/diagnosis.md).
+    """
+    n = rules.size
+    board = states.boards[:, 0].reshape(-1, n, n)
+    own = jnp.pad(board == states.to_play[:, None, None], ((0, 0), (1, 1), (1, 1)),
+                  constant_values=True)
+    surrounded = own[:, :-2, 1:-1] & own[:, 2:, 1:-1] & own[:, 1:-1, :-2] & own[:, 1:-1, 2:]
+    eyes = ((board == 0) & surrounded).reshape(-1, n * n)
+    return jnp.pad(eyes, ((0, 0), (0, 1)))  # pass is never an eye
+
+
+def won_by_passing(rules: Rules, states: GoState) -> chex.Array:
+    """bool[B]: the opponent has just passed and the Tromp-Taylor count favours the side to move,
+    so a pass ends the game with its win (an exact win, not a guess)."""
+    ended = states.passes > 0
+    score, _ = jax.vmap(rules.outcome)(states, ended)
+    return ended & (score * states.to_play > 0)
+
+
 def evaluate(rules: Rules, apply, net_params, states: GoState, history: int,
-             score_utility: float = 0.0):
+             score_utility: float = 0.0, no_eye_fill: bool = False):
     """Network evaluation of a batch of states.
 
     With `score_utility` > 0 the value is `utility` of the win/loss value and the ownership
     head's margin for the side to move (the sum of its ownership minus komi for Black, plus komi
-    for White); the network must have an ownership head.
+    for White); the network must have an ownership head. With `no_eye_fill` the side to move's
+    single-point eyes (`eye_fills`) are not among the returned legal moves (the network's input
+    is unchanged).
 
     Returns:
       (logits float32[B, A] with illegal moves at -1e9, value float32[B], legal bool[B, A]).
     """
     x, legal = state_features(rules, states, history)
+    if no_eye_fill:
+        legal = legal & ~eye_fills(rules, states)
     out = apply(net_params, x)
     logits = jnp.where(legal, out.policy_logits.astype(jnp.float32), _NEG)
     value = scalar_value(out.value_logits)
@@ -138,7 +169,8 @@ def evaluate(rules: Rules, apply, net_params, states: GoState, history: int,
     return logits, value, legal
 
 
-def make_recurrent_fn(rules: Rules, apply, history: int, score_utility: float = 0.0):
+def make_recurrent_fn(rules: Rules, apply, history: int, score_utility: float = 0.0,
+                      no_eye_fill: bool = False):
     """mctx recurrent function stepping the real rules.
 
     `params` is (net_params, seen, num_seen) with the root states' position tables.
@@ -162,7 +194,8 @@ def make_recurrent_fn(rules: Rules, apply, history: int, score_utility: float = 
         mover_score = score * state.to_play
         reward = utility(jnp.sign(mover_score), score_term(mover_score, rules.size), score_utility)
         reward = jnp.where(ends_now, reward, 0.0)
-        logits, value, _ = evaluate(rules, apply, net_params, nxt, history, score_utility)
+        logits, value, _ = evaluate(rules, apply, net_params, nxt, history, score_utility,
+                                    no_eye_fill)
         out = mctx.RecurrentFnOutput(
             reward=reward.astype(jnp.float32),
             discount=jnp.where(over, 0.0, -1.0).astype(jnp.float32),
@@ -192,10 +225,15 @@ def run_policy(
       value float32[B], root legal moves bool[B, A]).
     """
     logits, value, legal = evaluate(rules, apply, net_params, states, history,
-                                    settings.score_utility)
+                                    settings.score_utility, settings.no_eye_fill)
+    if settings.pass_when_won:
+        only_pass = jnp.zeros_like(legal).at[:, -1].set(True)
+        legal = jnp.where(won_by_passing(rules, states)[:, None], only_pass, legal)
+        logits = jnp.where(legal, logits, _NEG)
     root = mctx.RootFnOutput(prior_logits=logits, value=value, embedding=strip(states))
     params = (net_params, states.seen, states.num_seen)
-    recurrent_fn = make_recurrent_fn(rules, apply, history, settings.score_utility)
+    recurrent_fn = make_recurrent_fn(rules, apply, history, settings.score_utility,
+                                     settings.no_eye_fill)
     if settings.algorithm == "gumbel":
         qtransform = functools.partial(
             mctx.qtransform_completed_by_mix_value,
