@@ -24,12 +24,14 @@ import mctx
 import numpy as np
 
 from alphago_jax.runs import load_params
-from alphago_jax.search.mcts import SearchResult, policy_value, run_policy, select_action
+from alphago_jax.search.mcts import SearchResult, policy_value, run_policy
+from alphago_jax.selfplay.selfplay import choose_action
 
 
 def make_step(loaded, sims: int | None):
     cfg, net = loaded.cfg, loaded.network
     rules, settings = cfg.rules(), cfg.search_settings(sims)
+    selfplay_settings = cfg.selfplay_settings()  # self-play's own move choice
     p = rules.num_points
 
     @jax.jit
@@ -45,10 +47,7 @@ def make_step(loaded, sims: int | None):
             value=policy_value(out), prior_value=value, legal=legal,
             visits=out.search_tree.children_visits[:, mctx.Tree.ROOT_INDEX],
         )
-        greedy = select_action(result, settings.algorithm, cfg.selfplay_action)
-        t_logits = jnp.where(result.policy > 0, jnp.log(result.policy) / cfg.temperature, -jnp.inf)
-        sampled = jax.random.categorical(k_act, t_logits).astype(jnp.int32)
-        action = jnp.where(states.move_count < cfg.temperature_moves, sampled, greedy)
+        action = choose_action(k_act, result, states.move_count, selfplay_settings)
         prior = jax.nn.softmax(logits, axis=-1)
         record = {
             "move": states.move_count, "to_play": states.to_play, "net_value": value,
