@@ -36,6 +36,9 @@ from alphago_jax.rules.go import Rules
 from alphago_jax.search.mcts import ACTION_SELECTIONS, ALGORITHMS, SearchSettings
 from alphago_jax.selfplay.selfplay import POLICY_TARGETS, SelfPlaySettings
 
+DATA_PARALLEL_KEYS = ("selfplay_batch", "buffer_capacity", "train_batch")
+"""The global counts a data-parallel run splits evenly over its devices."""
+
 
 class DataParallel(typing.NamedTuple):
     """One device's share of a data-parallel run (`TrainConfig.data_parallel`).
@@ -151,14 +154,22 @@ class TrainConfig:
     into (-1, 1): at the end of a game the exact Tromp-Taylor margin, elsewhere the ownership
     head's sum. The value head still learns the game's win/draw/loss; the stored search value
     (`value_target` 'search') is this utility. Needs `ownership`. 0 = win/loss only."""
-    no_eye_fill: bool = False
+    no_eye_fill: bool = True
     """Search: never fill one's own single-point eye (an empty point whose every on-board
     neighbour is one's own stone): it gains nothing under area scoring and can lose the group.
     A Go-knowledge prior (AlphaGo Zero had none); the network's input is unchanged."""
-    pass_when_won: bool = False
+    pass_when_won: bool = True
     """Search: when the opponent has just passed and the Tromp-Taylor count already favours the
     side to move, pass (the game ends with its win; exact, no guess). Without it a saturated
     value lets the agent play on and fill its own eyes (docs/diagnosis.md)."""
+    play_cleanup: bool = False
+    """Evaluation, arena, ladder and GTP play (never self-play): the agent passes only where the
+    pass ends the game with its win (the opponent has just passed and the Tromp-Taylor count
+    favours it) or where no other legal move is left. Under capture-all-dead rules (GnuGo's
+    --capture-all-dead, a server's cleanup phase) stones count only once captured, and a pass
+    before the end is a free move for the opponent. Off by default: against GnuGo level 1 it
+    changed 10-30 into 11-29 (docs/diagnosis.md), and two such agents play on to the move cap.
+    Self-play always passes freely so that its games end."""
     # ---------------------------------------------------------------- warm starts, board mixes
     init_from: str = ""
     """Run directory (self-play or supervised) whose latest network parameters initialise a fresh
@@ -192,8 +203,10 @@ class TrainConfig:
     Drawn once per step for the whole lockstep batch."""
     fast_simulations: int = 4
     """Simulations of the cheap search used with playout-cap randomization."""
-    resign_threshold: float = -0.9
-    """Resign when the searched value stays below this (-1 disables resignation)."""
+    resign_threshold: float = -1.0
+    """Resign when the searched value stays below this (-1, the default, disables resignation:
+    games played out teach the value net the endgame and life and death that GnuGo punishes;
+    AlphaGo Zero resigned at a threshold tuned for a 5% false-resignation rate)."""
     resign_moves: int = 3
     """Consecutive own moves below the threshold before resigning."""
     no_resign_fraction: float = 0.1
@@ -209,7 +222,7 @@ class TrainConfig:
     """Finished positions needed before SGD starts."""
     train_batch: int = 256
     """Positions per SGD step."""
-    sgd_steps: int = 8
+    sgd_steps: int = 16
     """SGD steps per training iteration."""
     optimizer: str = "adamw"
     """'adamw' (decoupled weight decay) or 'sgd' (with momentum and L2 weight decay)."""
@@ -252,7 +265,7 @@ class TrainConfig:
     # ---------------------------------------------------------------- run
     seed: int = 0
     """Seed of every random choice in the run."""
-    iterations: int = 120
+    iterations: int = 130
     """Training iterations (self-play + SGD each). A resumed run may be given more: it trains
     on from its last checkpoint (see `schedule_iterations`)."""
     schedule_iterations: int = 0
@@ -262,10 +275,12 @@ class TrainConfig:
     mid-run."""
     eval_every: int = 50
     """Iterations between evaluations (win rate vs random and vs the previous checkpoint)."""
-    eval_games: int = 64
-    """Games per evaluation."""
-    eval_simulations: int = 16
-    """Simulations per move for the evaluated agent (evaluation, arena, GTP)."""
+    eval_games: int = 16
+    """Games per evaluation (16 at 64 simulations cost about what 64 at 16 did)."""
+    eval_simulations: int = 64
+    """Simulations per move for the evaluated agent (evaluation, arena, ladder, GTP). 64: the
+    7x7 default's checkpoint went 20-20 against GnuGo level 1 at 64 and 11-29 at 16 (README,
+    "Outer loop"); search at play time costs no training."""
     eval_action: str = "search"
     """How the evaluated agent picks its move from a search: 'search' or 'argmax' (see
     `selfplay_action`)."""
@@ -273,6 +288,15 @@ class TrainConfig:
     """Iterations between checkpoints."""
     keep_checkpoints: int = 3
     """Checkpoints kept."""
+    cpu_devices: int = 0
+    """JAX CPU devices a one-process run splits into (the data mesh axis) on a CPU host. XLA:CPU
+    runs one device's program on little more than one core, so one device leaves the others
+    idle (the 7x7 default on a 2-core host: 186 positions/s on one device, 376 on two). 0 = one
+    per core, lowered to the largest count dividing selfplay_batch, buffer_capacity and
+    train_batch; a new run records the count it used here and resumes on it. Ignored where
+    JAX_NUM_CPU_DEVICES or XLA_FLAGS (xla_force_host_platform_device_count) set the count, in
+    multi-process runs, and once jax has started in the process (an in-process caller); GPU and
+    TPU backends do not read it."""
     wandb: bool = True
     """Log to wandb (offline unless WANDB_MODE says otherwise)."""
     wandb_project: str = "alphago-jax"
@@ -323,14 +347,17 @@ class TrainConfig:
         """The run's network as a hashable value (architecture + input planes)."""
         return Network(self.net_config(), num_planes(self.history))
 
-    def search_settings(self, num_simulations: int | None = None) -> SearchSettings:
-        """The search with `num_simulations` (default: the full self-play search's)."""
+    def search_settings(self, num_simulations: int | None = None,
+                        play: bool = False) -> SearchSettings:
+        """The search with `num_simulations` (default: the full self-play search's); `play`:
+        the evaluated agent's (its passes restricted by `play_cleanup`)."""
         return derive(SearchSettings, self, algorithm=self.search,
-                      num_simulations=num_simulations or self.num_simulations)
+                      num_simulations=num_simulations or self.num_simulations,
+                      pass_only_to_win=play and self.play_cleanup)
 
     def eval_settings(self, num_simulations: int | None = None) -> SearchSettings:
         """The evaluated agent's search (default: `eval_simulations`)."""
-        return self.search_settings(num_simulations or self.eval_simulations)
+        return self.search_settings(num_simulations or self.eval_simulations, play=True)
 
     def selfplay_settings(self, **given: Any) -> SelfPlaySettings:
         """Self-play settings; `given` sets the fields that are not config fields
@@ -356,7 +383,7 @@ class TrainConfig:
         """
         if devices < 1:
             raise ConfigError(f"the device count must be >= 1, got {devices}")
-        for key in ("selfplay_batch", "buffer_capacity", "train_batch"):
+        for key in DATA_PARALLEL_KEYS:
             value = getattr(self, key)
             if value % devices:
                 raise ConfigError(
@@ -366,6 +393,14 @@ class TrainConfig:
                 )
         return DataParallel(devices, self.selfplay_batch // devices,
                             self.buffer_capacity // devices, self.train_batch // devices)
+
+    def resolved_cpu_devices(self, cores: int) -> int:
+        """`cpu_devices` with 0 resolved on a host of `cores` cores: the largest count <= cores
+        that divides every batch `data_parallel` splits."""
+        if self.cpu_devices:
+            return self.cpu_devices
+        return max(n for n in range(1, max(cores, 1) + 1)
+                   if all(getattr(self, k) % n == 0 for k in DATA_PARALLEL_KEYS))
 
     def reanalyse_settings(self, devices: int = 1) -> ReanalyseSettings | None:
         """Reanalyse's settings (with `devices` > 1, for one device's share of the batch); None
@@ -596,6 +631,7 @@ RANGES: dict[str, Range] = {
     "eval_simulations": _AT_LEAST_1,
     "checkpoint_every": _AT_LEAST_1,
     "keep_checkpoints": _AT_LEAST_1,
+    "cpu_devices": Range(0, 4096),
 }
 """The allowed range of every int and float field of `TrainConfig` (a test checks that none is
 missing); `TrainConfig.validate` checks each one."""
@@ -656,13 +692,12 @@ PRESETS: dict[str, dict] = {
         eval_games=64, eval_simulations=8, checkpoint_every=10,
     ),
     # The outer-loop recipe on 7x7 (experiments/ablation.py; docs/diagnosis.md says why each
-    # part): the default plus a score utility (from an ownership head), a mixed value target,
-    # reanalyse, a longer run and more search when it is evaluated. Not yet measured to its end.
+    # part): the default plus a score utility (from an ownership head), a mixed value target
+    # and a run of about 2 CPU-hours on a 2-core host. Reanalyse is left out: at 16 SGD steps
+    # it adds about half an iteration's cost.
     "strong-7x7": dict(
-        ownership=True, score_utility=0.2, no_eye_fill=True, pass_when_won=True,
-        value_target="mix", value_target_mix=0.5,
-        reanalyse_fraction=0.25, iterations=600, eval_simulations=64, checkpoint_every=50,
-        eval_every=100,
+        ownership=True, score_utility=0.2, value_target="mix", value_target_mix=0.5,
+        iterations=400, checkpoint_every=50, keep_checkpoints=20, eval_every=100,
     ),
     # One net for 5x5, 7x7 and 9x9 (replay padded to 9x9), CPU-sized like tiny-9x9.
     "multisize-9": dict(

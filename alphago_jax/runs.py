@@ -59,7 +59,10 @@ def load_config(run_dir: str | Path) -> TrainConfig:
                           "config")
     if not path.is_file():
         raise ConfigError(f"{run_dir} is not a run directory (no config.json)")
-    return TrainConfig.load(path)
+    cfg = TrainConfig.load(path)
+    if '"cpu_devices"' not in path.read_text():  # saved before the key existed: one device
+        cfg = dataclasses.replace(cfg, cpu_devices=1)
+    return cfg
 
 
 def not_a_directory(path: Path) -> str | None:

@@ -14,6 +14,7 @@ collective); checkpoints are saved by all processes together (orbax).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import sys
@@ -186,6 +187,29 @@ def _describe(cfg: TrainConfig, trainer: Trainer, run_path: Path) -> None:
         _info(f"first {cfg.bootstrap_iterations} iterations: random play, policy head frozen")
 
 
+def host_cores() -> int:
+    """The cores this process may run on (its affinity where the OS has one, e.g. Linux)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def claim_cpu_devices(cfg: TrainConfig) -> TrainConfig:
+    """Gives jax's CPU backend `cfg.cpu_devices` devices (0: one per core, see its docstring)
+    and returns the config with the count it set; `cfg` unchanged where the count is not ours
+    to set: forced by the environment, a multi-process run, or jax already started."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if (os.environ.get("JAX_NUM_CPU_DEVICES") or "xla_force_host_platform_device_count" in flags
+            or jax.distributed.is_initialized()):
+        return cfg
+    count = cfg.resolved_cpu_devices(host_cores())
+    try:
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError:  # the backend already started in this process: keep its devices
+        return cfg
+    return dataclasses.replace(cfg, cpu_devices=count)
+
+
 def _setup(run_path: Path, preset: str, overrides: list[str]
            ) -> tuple[TrainConfig, bool, RunLogger | None]:
     """(config, whether config.json must be written, a wandb-sweep logger already started)."""
@@ -218,6 +242,7 @@ def main(run_dir: str | None, preset: str = "default", overrides: list[str] | No
     logger = None
     try:
         cfg, write, logger = _setup(run_path, preset, overrides)
+        cfg = claim_cpu_devices(cfg)
         cfg.data_parallel(jax.device_count())  # batch sizes vs the devices, before any write
     except (ConfigError, CheckpointError) as e:
         _log(f"alphago-jax train: {e}")

@@ -5,15 +5,15 @@ and rates it on the ladder (random, GnuGo 1/5/10, balanced openings).
 
 Rows (cumulative, in this order; `--rows` picks a subset, each still with everything above it):
 
-    default     the README's default run (7x7, 120 iterations)
+    default     the README's default run (7x7, 150 iterations; no own-eye filling, passes that
+                  win, no resignation, one CPU device per core)
     sl          + init_from a supervised warm start on GnuGo self-play games
                   (experiments/make_gnugo_dataset.py, then `alphago-jax supervised`)
     reanalyse   + reanalyse_fraction=0.25 (fresh policy targets from the current network)
     value       + value_target=mix, value_target_mix=0.5 (outcome and search value)
     ownership   + ownership head and score_utility=0.2 (the search keeps a signal where the win
                   probability saturates; see docs/diagnosis.md)
-    endgame     + no_eye_fill and pass_when_won (no own-eye filling; pass when a pass wins)
-    search      + 64 simulations at evaluation (the ladder's --sims)
+    search      + 256 simulations at evaluation instead of the run's 64 (the ladder's --sims)
     strong      the strong-7x7 preset: all of the above, trained for longer
 
 Everything is resumable: a dataset game, a supervised run, a training run or a ladder game that
@@ -40,8 +40,7 @@ ROWS: list[tuple[str, list[str], list[str]]] = [
     ("reanalyse", ["reanalyse_fraction=0.25"], []),
     ("value", ["value_target=mix", "value_target_mix=0.5"], []),
     ("ownership", ["ownership=true", "score_utility=0.2"], []),
-    ("endgame", ["no_eye_fill=true", "pass_when_won=true"], []),
-    ("search", [], ["--sims", "64"]),
+    ("search", [], ["--sims", "256"]),
 ]
 LADDER = ["--references", "random,gnugo:1,gnugo:5,gnugo:10", "--openings", "20", "--latest",
           "--no-progress"]
@@ -114,16 +113,21 @@ def main(argv=None) -> int:
             overrides += [o.format(sl=sl) for o in added]
             ladder += ladder_opts
             train = ["alphago-jax", "train", "--run-dir", str(out / name), *overrides]
+        # A row that adds only ladder options rates the last trained row's run afresh.
+        copy_of = None if name == "strong" or added or name == "default" else previous
+        previous = previous if copy_of else name
         if name not in wanted:
             continue
-        if name != "strong" and not added and name != "default":
-            # Only the evaluation changes: the row above's run, laddered afresh.
-            print(f"$ copy {out / previous} -> {out / name} (without its ladder)", flush=True)
+        if copy_of:
+            print(f"$ copy {out / copy_of} -> {out / name} (without its ladder)", flush=True)
             if not a.dry_run and not (out / name).exists():
-                shutil.copytree(out / previous, out / name, ignore=shutil.ignore_patterns("ladder"))
+                if not (out / copy_of).is_dir():
+                    print(f"ablation.py: row {name} rates row {copy_of}'s run, which is not "
+                          f"trained yet; add {copy_of} to --rows", file=sys.stderr)
+                    return 2
+                shutil.copytree(out / copy_of, out / name, ignore=shutil.ignore_patterns("ladder"))
         else:
             run(train, a.dry_run, None if a.dry_run else out / f"{name}.train.log")
-        previous = name
         log = out / f"{name}.ladder.log"
         run(["alphago-jax", "ladder", str(out / name), *LADDER, *ladder], a.dry_run,
             None if a.dry_run else log)

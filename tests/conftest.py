@@ -15,3 +15,7 @@ os.environ.setdefault(
 )
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+# Every test picks its device count: one unless it says otherwise (tests/test_scale.py runs its
+# own subprocesses with JAX_NUM_CPU_DEVICES set, and one without it for `cpu_devices`' default),
+# so a `train` command run in a test process never claims one device per core.
+os.environ.setdefault("JAX_NUM_CPU_DEVICES", "1")

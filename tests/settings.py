@@ -21,7 +21,9 @@ def network(num_planes: int, **given) -> Network:
 
 
 def search_settings(**given) -> SearchSettings:
-    return TrainConfig().search_settings()._replace(**given)
+    """The default search without its Go-knowledge rules (toy positions test the search)."""
+    plain = dict(no_eye_fill=False, pass_when_won=False, pass_only_to_win=False)
+    return TrainConfig().search_settings()._replace(**{**plain, **given})
 
 
 def selfplay_settings(**given) -> SelfPlaySettings:

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from alphago_jax import cli
+from alphago_jax import cli, runs
 from alphago_jax.config import ConfigError, make_config
 from alphago_jax.logging import read_metrics
+from alphago_jax.train import host_cores
 
 ROOT = Path(__file__).parents[1]
 CHECKS = Path(__file__).parent / "scale_checks.py"
@@ -82,6 +83,36 @@ def test_batch_not_divisible_by_the_devices():
         cfg.data_parallel(3)
     with pytest.raises(ConfigError, match=r"train_batch=6 is not divisible by the 4 devices"):
         make_config("default", TINY + ["train_batch=6"]).data_parallel(4)
+
+
+def test_cpu_devices_resolves_to_cores_dividing_the_batches():
+    cfg = make_config("default", TINY)  # selfplay_batch 4, buffer_capacity 48, train_batch 16
+    assert [cfg.resolved_cpu_devices(c) for c in (1, 2, 3, 4, 8)] == [1, 2, 2, 4, 4]
+    assert make_config("default", TINY + ["cpu_devices=3"]).resolved_cpu_devices(2) == 3
+
+
+def test_a_new_run_takes_one_cpu_device_per_core_and_records_it(tmp_path):
+    env = _env(1)
+    del env["JAX_NUM_CPU_DEVICES"]
+    env["XLA_FLAGS"] = " ".join(f for f in env.get("XLA_FLAGS", "").split()
+                                if "force_host_platform_device_count" not in f)
+    want = make_config("default", TINY).resolved_cpu_devices(host_cores())
+    run = tmp_path / "r"
+    proc = subprocess.run([sys.executable, "-m", "alphago_jax.cli", "train", "--run-dir",
+                           str(run), *TINY, "iterations=0"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"mesh: data={want} (cpu)" in proc.stderr
+    assert json.loads((run / "config.json").read_text())["cpu_devices"] == want
+
+
+def test_a_run_saved_before_cpu_devices_resumes_on_one_device(tmp_path):
+    make_config("default", TINY).save(tmp_path / "config.json")
+    data = json.loads((tmp_path / "config.json").read_text())
+    assert runs.load_config(tmp_path).cpu_devices == 0  # saved with the key: as saved
+    del data["cpu_devices"]
+    (tmp_path / "config.json").write_text(json.dumps(data))
+    assert runs.load_config(tmp_path).cpu_devices == 1
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -326,3 +326,31 @@ def test_pass_when_won_passes_exactly_when_a_pass_wins():
                  jax.random.key(0))
     assert int(out.action[0]) == SIZE * SIZE
     assert float(out.policy[0, SIZE * SIZE]) == 1.0
+
+
+def test_pass_only_to_win_keeps_the_pass_only_where_it_wins_or_nothing_else_is_legal():
+    from alphago_jax.config import TrainConfig
+    from alphago_jax.search.mcts import root_passes
+
+    rules = Rules(size=SIZE, komi=0.5, superko=True, suicide=False, max_moves=None,
+                  history=HISTORY)
+    black_ahead = _position(rules, [(2, 2), SIZE * SIZE, (1, 1)])  # White to move, behind
+    white_passed = rules.step(black_ahead, SIZE * SIZE)  # Black to move: a pass wins
+    white_behind = _position(rules, [(2, 2), SIZE * SIZE, (3, 3), (1, 1), SIZE * SIZE])
+    not_passed = _position(rules, [(2, 2), (1, 1)])  # Black to move, White has not passed
+    states = _batch([white_passed, white_behind, not_passed, not_passed])
+    legal = np.ones((4, SIZE * SIZE + 1), bool)
+    legal[3, :-1] = False  # nothing but the pass is legal in the last game
+    rule = GUMBEL._replace(pass_only_to_win=True)
+    kept = np.asarray(root_passes(rules, states, jnp.asarray(legal), rule))
+    assert int(white_behind.to_play) == WHITE and int(white_passed.to_play) == BLACK
+    np.testing.assert_array_equal(kept[:, -1], [True, False, False, True])
+    np.testing.assert_array_equal(kept[:, :-1], legal[:, :-1])  # points are untouched
+    # The search gives the removed pass nothing; play settings carry the rule, self-play's not.
+    net = network(num_planes(HISTORY), kind="resnet", blocks=1, channels=8)
+    out = search(rules, net, HISTORY, rule, net.init(jax.random.key(0)), states,
+                 jax.random.key(0))
+    assert float(np.asarray(out.policy)[1:3, -1].sum()) == 0.0
+    assert TrainConfig(play_cleanup=True).eval_settings().pass_only_to_win
+    assert not TrainConfig(play_cleanup=True).search_settings().pass_only_to_win
+    assert not TrainConfig().eval_settings().pass_only_to_win

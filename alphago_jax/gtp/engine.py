@@ -873,6 +873,8 @@ class GTPEngine:
         rules = self.game.rules
         n = rules.size
         settings = player.settings._replace(num_simulations=self.analysis_simulations)
+        if not genmove:  # the root's pass rules choose a move to play; an analysis shows them all
+            settings = settings._replace(pass_when_won=False, pass_only_to_win=False)
         states = _batch(state, self.analysis_batch)
         acc = an.Analysis.empty(rules.num_actions)
         budget = self._budget(colour, state) if genmove else None

@@ -22,8 +22,8 @@ from alphago_jax.rules.go import GoState, Rules
 
 __all__ = [
     "ACTION_SELECTIONS", "ALGORITHMS", "SearchResult", "SearchSettings", "evaluate", "eye_fills",
-    "make_recurrent_fn", "node_bytes", "policy_value", "run_policy", "run_search", "score_term",
-    "search", "select_action", "state_features", "strip", "utility", "won_by_passing",
+    "make_recurrent_fn", "node_bytes", "policy_value", "root_passes", "run_policy", "run_search",
+    "score_term", "search", "select_action", "state_features", "strip", "utility", "won_by_passing",
 ]
 
 _NEG = -1e9  # prior logit of illegal moves (finite: mctx subtracts logits)
@@ -52,6 +52,8 @@ class SearchSettings(NamedTuple):
       score_utility: weight w of the score in the utility the search maximises (see `utility`).
       no_eye_fill: never fill one's own single-point eye (see `eye_fills`).
       pass_when_won: at the root, pass when it ends the game with a win (see `won_by_passing`).
+      pass_only_to_win: at the root, pass only when it ends the game with a win or no other
+        move is legal (`TrainConfig.play_cleanup`, the evaluated agent's).
     """
 
     algorithm: str
@@ -67,6 +69,7 @@ class SearchSettings(NamedTuple):
     score_utility: float
     no_eye_fill: bool
     pass_when_won: bool
+    pass_only_to_win: bool
 
 
 class SearchResult(NamedTuple):
@@ -142,6 +145,22 @@ def won_by_passing(rules: Rules, states: GoState) -> chex.Array:
     ended = states.passes > 0
     score, _ = jax.vmap(rules.outcome)(states, ended)
     return ended & (score * states.to_play > 0)
+
+
+def root_passes(rules: Rules, states: GoState, legal: chex.Array,
+                settings: SearchSettings) -> chex.Array:
+    """The root's legal moves bool[B, A] after the pass rules: `pass_when_won` leaves only the
+    pass where it wins (`won_by_passing`); `pass_only_to_win` removes the pass unless it wins or
+    no other move is legal. Either rule floods each game's count once per search."""
+    if not (settings.pass_when_won or settings.pass_only_to_win):
+        return legal
+    won = won_by_passing(rules, states)
+    if settings.pass_when_won:
+        legal = jnp.where(won[:, None], jnp.zeros_like(legal).at[:, -1].set(True), legal)
+    if settings.pass_only_to_win:
+        keep = won | ~jnp.any(legal[:, :-1], axis=1)
+        legal = legal.at[:, -1].set(legal[:, -1] & keep)
+    return legal
 
 
 def evaluate(rules: Rules, apply, net_params, states: GoState, history: int,
@@ -226,10 +245,8 @@ def run_policy(
     """
     logits, value, legal = evaluate(rules, apply, net_params, states, history,
                                     settings.score_utility, settings.no_eye_fill)
-    if settings.pass_when_won:
-        only_pass = jnp.zeros_like(legal).at[:, -1].set(True)
-        legal = jnp.where(won_by_passing(rules, states)[:, None], only_pass, legal)
-        logits = jnp.where(legal, logits, _NEG)
+    legal = root_passes(rules, states, legal, settings)
+    logits = jnp.where(legal, logits, _NEG)
     root = mctx.RootFnOutput(prior_logits=logits, value=value, embedding=strip(states))
     params = (net_params, states.seen, states.num_seen)
     recurrent_fn = make_recurrent_fn(rules, apply, history, settings.score_utility,
