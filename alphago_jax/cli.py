@@ -300,7 +300,8 @@ def _add_ladder(sub) -> None:
     la.add_argument("--openings-seed", type=_SEED, default=None, help="default 0")
     la.add_argument("--sims", type=_SIMS, default=None,
                     help="simulations per move (default: the run's eval_simulations)")
-    la.add_argument("--seed", type=_SEED, default=0)
+    la.add_argument("--seed", type=_SEED, default=0,
+                    help="seed of the checkpoints' search and of GnuGo (--seed)")
     la.add_argument("--parallel", type=_int_in(1), default=None,
                     help="games at once per pairing (default: up to 256; 8 with GnuGo)")
     la.add_argument("--gtp-timeout", type=_number(0, lo_open=True, noun="number of seconds"),

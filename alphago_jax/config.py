@@ -265,7 +265,7 @@ class TrainConfig:
     # ---------------------------------------------------------------- run
     seed: int = 0
     """Seed of every random choice in the run."""
-    iterations: int = 130
+    iterations: int = 150
     """Training iterations (self-play + SGD each). A resumed run may be given more: it trains
     on from its last checkpoint (see `schedule_iterations`)."""
     schedule_iterations: int = 0
@@ -273,8 +273,11 @@ class TrainConfig:
     sgd_steps SGD steps, then holds its end value); 0 means `iterations`. Resuming a run with more
     `iterations` fixes it at the run's original length, so the schedule is not stretched in
     mid-run."""
-    eval_every: int = 50
-    """Iterations between evaluations (win rate vs random and vs the previous checkpoint)."""
+    eval_every: int = 150
+    """Iterations between evaluations (win rate vs random and vs the previous checkpoint); the
+    last iteration always evaluates. The default evaluates once, at the end: each evaluation
+    took 35-70 s of the 7x7 default's 20 minutes (the ladder rates runs; README, "Outer
+    loop")."""
     eval_games: int = 16
     """Games per evaluation (16 at 64 simulations cost about what 64 at 16 did)."""
     eval_simulations: int = 64

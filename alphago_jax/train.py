@@ -224,6 +224,9 @@ def _setup(run_path: Path, preset: str, overrides: list[str]
             swept = _apply_sweep_config(run_path, preset, overrides, cfg, logger)
             write = write or swept != cfg
             cfg = swept
+        # Before anything that starts jax's backend (the warm start check builds a network):
+        # after that the CPU device count is fixed.
+        cfg = claim_cpu_devices(cfg)
         if cfg.init_from and not runs.checkpoint_dir(run_path).is_dir():
             runs.check_warm_start(cfg)  # before anything compiles or is written
     except (ConfigError, CheckpointError):
@@ -242,7 +245,6 @@ def main(run_dir: str | None, preset: str = "default", overrides: list[str] | No
     logger = None
     try:
         cfg, write, logger = _setup(run_path, preset, overrides)
-        cfg = claim_cpu_devices(cfg)
         cfg.data_parallel(jax.device_count())  # batch sizes vs the devices, before any write
     except (ConfigError, CheckpointError) as e:
         _log(f"alphago-jax train: {e}")

@@ -133,7 +133,7 @@ def test_fractional_scientific_notation_is_not_an_integer():
         ("temperature=nan", "temperature must be finite and > 0, got nan"),
         ("seed=-1", "seed must be in 0..4294967295, got -1"),
         ("buffer_capacity=1e12", "buffer_capacity must be >= 1 and <= 2147483647 (int32)"),
-        ("eval_games=0", "eval_games must be >= 1 when eval_every > 0 (eval_every=50), got 0"),
+        ("eval_games=0", "eval_games must be >= 1 when eval_every > 0 (eval_every=150), got 0"),
         ("train_batch=1001", "train_batch must be in 1..buffer_capacity (1000), got 1001"),
     ],
 )

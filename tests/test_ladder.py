@@ -166,6 +166,23 @@ def test_gnugo_plays_on_from_the_opening():
         assert g.moves[:2] == openings[0] and g.reason != "forfeit", g.detail
 
 
+@pytest.mark.skipif(not Path(GNUGO).exists(), reason="GnuGo not installed")
+def test_seeded_gnugo_replays_the_same_games():
+    from alphago_jax.arena.ladder import reference_player
+
+    rules = Rules(size=7, komi=7.5, suicide=False)
+    openings = draw_openings(7, 2, 4, seed=0)
+
+    def games(seed):
+        gnugo = reference_player("gnugo:1", True, GNUGO, 30.0, seed)
+        assert f"--seed {seed} " in gnugo.command
+        res = play_match(rules, gnugo, RandomPlayer(), 4, jax.random.key(0), openings=openings)
+        return [g.moves for g in res.games]
+
+    first = games(3)
+    assert games(3) == first  # unseeded GnuGo replayed 1 of these 4 games differently
+
+
 # ------------------------------------------------------------------------------ the job
 
 

@@ -17,9 +17,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import pytest
 
 from alphago_jax import cli, runs
+from alphago_jax.checkpoint import Checkpointer
 from alphago_jax.config import ConfigError, make_config
 from alphago_jax.logging import read_metrics
 from alphago_jax.train import host_cores
@@ -104,6 +106,20 @@ def test_a_new_run_takes_one_cpu_device_per_core_and_records_it(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"mesh: data={want} (cpu)" in proc.stderr
     assert json.loads((run / "config.json").read_text())["cpu_devices"] == want
+    # A warm start too (its check builds a network, which once started jax on one device).
+    source = tmp_path / "source"
+    source.mkdir()
+    cfg = make_config("default", TINY)
+    cfg.save(runs.config_path(source))
+    with Checkpointer(runs.checkpoint_dir(source), async_save=False) as ckpt:
+        runs.save_params(ckpt, 0, jax.jit(cfg.network().init)(jax.random.key(0)))
+    warm = tmp_path / "w"
+    proc = subprocess.run([sys.executable, "-m", "alphago_jax.cli", "train", "--run-dir",
+                           str(warm), *TINY, "iterations=0", f"init_from={source}"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"mesh: data={want} (cpu)" in proc.stderr
+    assert json.loads((warm / "config.json").read_text())["cpu_devices"] == want
 
 
 def test_a_run_saved_before_cpu_devices_resumes_on_one_device(tmp_path):

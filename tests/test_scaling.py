@@ -87,6 +87,16 @@ def test_flops_bootstrap_and_multi_size():
         iteration_flops(multi, {7: 1000.0})
 
 
+def test_flops_count_the_reanalyse_searches():
+    re = _cfg("reanalyse_fraction=0.25")  # train_batch 8: 2 positions per SGD step
+    it = iteration_flops(re, 1000.0)
+    # 2 SGD steps x 2 positions x (5 + 1) evaluations of 1000 FLOPs
+    assert it.reanalyse == pytest.approx(2 * 2 * 6 * 1000)
+    assert it.total == pytest.approx(45_000 + 48_000 + 24_000)
+    assert train_flops(re, 1000.0) == pytest.approx(5 * (45_000 + 48_000 + 24_000))
+    assert iteration_flops(_cfg(), 1000.0).reanalyse == 0.0
+
+
 def test_net_flops_per_eval_grows_with_net_and_board():
     small = net_flops_per_eval(_cfg("blocks=1", "channels=8"))
     wide = net_flops_per_eval(_cfg("blocks=1", "channels=16"))

@@ -173,10 +173,17 @@ def gnugo_program(program: str | None = None) -> str:
                       "--references")
 
 
-def reference_player(spec: str, superko: bool, gnugo: str | None, timeout: float):
+def reference_player(spec: str, superko: bool, gnugo: str | None, timeout: float,
+                     seed: int = 0):
     """A reference from its spec: ``random``, ``gnugo:LEVEL`` (GnuGo at LEVEL 1..10 set up for
     Tromp-Taylor scoring: area rules, dead stones captured before it passes), or any
     `parse_player` spec except checkpoints.
+
+    GnuGo gets ``--seed seed``: unseeded, it draws its seed from the clock, so the same ladder
+    replayed other games (one of four differed in a test). Seeded, and with the match in
+    lockstep, a pairing's games are a function of the seeds; a resumed pairing starts fresh
+    engines, so its remaining games may differ from an uninterrupted run's (GnuGo keeps state
+    across the games of one process).
 
     Raises:
       LadderError: an unknown or malformed spec, or GnuGo missing.
@@ -189,7 +196,8 @@ def reference_player(spec: str, superko: bool, gnugo: str | None, timeout: float
             raise LadderError(f"reference {spec!r}: expected gnugo:LEVEL with LEVEL in 1..10")
         flags = "--chinese-rules --capture-all-dead" + (" --positional-superko" if superko
                                                         else "")
-        command = f"{gnugo_program(gnugo)} --mode gtp --level {int(level)} {flags}"
+        command = (f"{gnugo_program(gnugo)} --mode gtp --level {int(level)} --seed {seed} "
+                   f"{flags}")
         return GTPPlayer(spec, command, timeout)
     if spec.startswith("ckpt:"):
         raise LadderError(f"reference {spec!r}: checkpoints are the ladder's players, not "
@@ -327,7 +335,7 @@ def play_ladder(run_dir: Path, opts: LadderOptions) -> tuple[Setup, list[int], l
         return loaded[step]
 
     superko = saved["superko"] if saved else runs.load_config(run_dir).superko
-    refs = {s: reference_player(s, superko, opts.gnugo, opts.gtp_timeout)
+    refs = {s: reference_player(s, superko, opts.gnugo, opts.gtp_timeout, opts.seed)
             for s in opts.references}
     setup = _setup(run_dir, saved, opts, lambda: checkpoint(steps[-1], opts.sims),
                    list(refs.values()))

@@ -18,6 +18,9 @@ evaluation of one position on an n x n board, from `alphago_jax.nets.flops_per_e
   backpropagate through the whole network). The trainer computes the SGD steps in every
   iteration and discards them until the buffer holds `min_buffer` positions, so they are spent
   compute and counted in every iteration (pass `trained_iterations` to count only the applied ones).
+* **Reanalyse** (`reanalyse_fraction` > 0): each non-bootstrap iteration searches `sgd_steps` x
+  ``round(reanalyse_fraction * train_batch)`` (at least 1) replayed positions with self-play's
+  full search, ``num_simulations + 1`` evaluations each (`alphago_jax.learner.reanalyse`).
 
 Left out: evaluation games during training (monitoring, not training), the rules engine and the
 tree bookkeeping (not network FLOPs; on an accelerator they are a small share), the optimizer
@@ -50,15 +53,25 @@ class IterationFlops(NamedTuple):
       selfplay: network FLOPs of the self-play searches.
       learner: FLOPs of the SGD steps.
       evals_per_move: expected network evaluations per self-play move.
+      reanalyse: FLOPs of the reanalyse searches.
     """
 
     selfplay: float
     learner: float
     evals_per_move: float
+    reanalyse: float = 0.0
 
     @property
     def total(self) -> float:
-        return self.selfplay + self.learner
+        return self.selfplay + self.learner + self.reanalyse
+
+
+def reanalysed_positions(cfg: TrainConfig) -> int:
+    """Positions reanalyse searches in one iteration (0 when off)."""
+    f = float(getattr(cfg, "reanalyse_fraction", 0.0) or 0.0)
+    if f <= 0:
+        return 0
+    return cfg.sgd_steps * min(cfg.train_batch, max(1, round(f * cfg.train_batch)))
 
 
 def evals_per_move(cfg: TrainConfig) -> float:
@@ -97,9 +110,12 @@ def iteration_flops(cfg: TrainConfig, flops_per_eval: FlopsPerEval, bootstrap: b
     moves = cfg.selfplay_batch * cfg.selfplay_steps
     selfplay = sum(moves * per_move * _flops_at(flops_per_eval, cfg.size, n)
                    for n in cfg.board_sizes)
-    learner = (cfg.train_batch * cfg.sgd_steps * LEARNER_FORWARD_EQUIVALENTS
-               * _flops_at(flops_per_eval, cfg.size, cfg.size))
-    return IterationFlops(selfplay=selfplay, learner=learner, evals_per_move=per_move)
+    f_size = _flops_at(flops_per_eval, cfg.size, cfg.size)
+    learner = cfg.train_batch * cfg.sgd_steps * LEARNER_FORWARD_EQUIVALENTS * f_size
+    reanalyse = 0.0 if bootstrap else (reanalysed_positions(cfg) * (cfg.num_simulations + 1)
+                                        * f_size)
+    return IterationFlops(selfplay=selfplay, learner=learner, evals_per_move=per_move,
+                          reanalyse=reanalyse)
 
 
 def train_flops(
@@ -118,8 +134,8 @@ def train_flops(
         `trained` metric); None counts the learner in all k (the compute train.py spends).
 
     Returns:
-      FLOPs: self-play of k iterations (the first `bootstrap_iterations` without search) plus
-      the learner's.
+      FLOPs: self-play and reanalyse of k iterations (the first `bootstrap_iterations` without
+      search) plus the learner's.
     """
     k = cfg.iterations if iterations is None else iterations
     if k < 0:
@@ -130,7 +146,8 @@ def train_flops(
     learned = k if trained_iterations is None else trained_iterations
     if not 0 <= learned <= k:
         raise ValueError(f"trained_iterations must be in 0..{k}, got {trained_iterations}")
-    return (k - boot) * search.selfplay + boot * random_play.selfplay + learned * search.learner
+    return ((k - boot) * (search.selfplay + search.reanalyse) + boot * random_play.selfplay
+            + learned * search.learner)
 
 
 def checkpoint_flops(cfg: TrainConfig, flops_per_eval: FlopsPerEval, steps: Iterable[int]
