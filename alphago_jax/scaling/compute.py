@@ -67,11 +67,10 @@ class IterationFlops(NamedTuple):
 
 
 def reanalysed_positions(cfg: TrainConfig) -> int:
-    """Positions reanalyse searches in one iteration (0 when off)."""
-    f = float(getattr(cfg, "reanalyse_fraction", 0.0) or 0.0)
-    if f <= 0:
-        return 0
-    return cfg.sgd_steps * min(cfg.train_batch, max(1, round(f * cfg.train_batch)))
+    """Positions reanalyse searches in one iteration: `sgd_steps` batches of
+    `ReanalyseSettings.count` (0 when off)."""
+    settings = cfg.reanalyse_settings()
+    return 0 if settings is None else cfg.sgd_steps * settings.count
 
 
 def evals_per_move(cfg: TrainConfig) -> float:
