@@ -76,6 +76,11 @@ class TrainConfig:
     """Move cap (passes included); 0 means 2 * size * size."""
     history: int = 2
     """Board positions in the network input (features have 2 * history + 3 planes)."""
+    liberties: bool = False
+    """The network adds three input planes it computes from the current board: stones whose
+    chain has exactly 1, 2 or 3 liberties (`features.liberty_planes`; KataGo's liberty
+    features). Stored positions and checkpoints of other runs are unchanged by it; a network's
+    parameters depend on it (its stem reads 3 more channels)."""
     # ---------------------------------------------------------------- network
     net: str = "resnet"
     """Trunk family: 'resnet' (convolutional) or 'transformer' (one token per point + pass)."""
@@ -174,7 +179,8 @@ class TrainConfig:
     init_from: str = ""
     """Run directory (self-play or supervised) whose latest network parameters initialise a fresh
     run; the architecture must match, the board size may differ (the nets are fully
-    convolutional). '' = random initialisation. Ignored when the run directory resumes."""
+    convolutional), and this run may add an ownership head (initialised fresh). '' = random
+    initialisation. Ignored when the run directory resumes."""
     sizes: str = ""
     """Multi-size training: comma-separated board sizes, e.g. '5,7,9'. Every iteration self-plays
     `selfplay_batch` games of each size, padded to the largest (= `size`) with the on-board mask,

@@ -376,13 +376,26 @@ def param_mismatches(source, target) -> list[str]:
 
 def describe_arch(cfg: TrainConfig) -> str:
     return (f"{cfg.net}/{cfg.block_type} {cfg.blocks}x{cfg.channels}"
-            f"{' gpool' if cfg.global_pool else ''}{' own' if cfg.ownership else ''} "
-            f"history={cfg.history}")
+            f"{' gpool' if cfg.global_pool else ''}{' own' if cfg.ownership else ''}"
+            f"{' libs' if cfg.liberties else ''} history={cfg.history}")
+
+
+OWNERSHIP_HEAD = "['heads']['ownership_"
+"""Path prefix of the ownership head's leaves: a warm start from a network without one keeps
+them at this run's fresh initialisation (the head is an auxiliary output; nothing else reads
+it unless `score_utility` is on)."""
+
+
+def fresh_leaves(source: TrainConfig, target: TrainConfig) -> tuple[str, ...]:
+    """Path prefixes of the target's leaves a warm start from `source` may leave fresh: the
+    ownership head when only the target has one."""
+    return (OWNERSHIP_HEAD,) if target.ownership and not source.ownership else ()
 
 
 def check_warm_start(cfg: TrainConfig) -> None:
     """Checks `cfg.init_from` before anything compiles: a run directory with a checkpoint and
-    the same network architecture (the board size may differ).
+    the same network architecture (the board size may differ; this run may add an ownership
+    head, see `fresh_leaves`).
 
     Raises:
       ConfigError: not a run directory, a bad config.json, or a different architecture (naming
@@ -392,8 +405,10 @@ def check_warm_start(cfg: TrainConfig) -> None:
     source = load_config(cfg.init_from)
     if not checkpoint_steps(cfg.init_from):
         raise CheckpointError(f"init_from {cfg.init_from}: no complete checkpoint")
-    problems = param_mismatches(source.network().abstract_params(),
-                                cfg.network().abstract_params())
+    fresh = fresh_leaves(source, cfg)
+    problems = [p for p in param_mismatches(source.network().abstract_params(),
+                                            cfg.network().abstract_params())
+                if not (p.startswith(fresh) and p.endswith("missing in the source"))]
     if problems:
         raise ConfigError(
             f"init_from {cfg.init_from}: its network ({describe_arch(source)}) does not match "
@@ -408,7 +423,8 @@ def warm_start(carry: Carry, trainer: Trainer, run_dir: str | Path) -> tuple[Car
 
     The optimizer state is fresh and the SGD step 0; the self-play games and the replay buffer
     are untouched. The source may have another board size: the networks are fully convolutional,
-    only the architecture must match.
+    only the architecture must match, except that this run may add an ownership head, which
+    keeps its fresh initialisation (`fresh_leaves`).
 
     Returns:
       (carry, a one-line description of what was loaded).
@@ -421,12 +437,17 @@ def warm_start(carry: Carry, trainer: Trainer, run_dir: str | Path) -> tuple[Car
     # The target's tree structure with the source's values, matched by leaf path.
     by_path = {jax.tree_util.keystr(p): x
                for p, x in jax.tree_util.tree_leaves_with_path(src.params)}
+    # Leaves the source lacks (`fresh_leaves`, checked above) keep this run's initialisation.
     flat, treedef = jax.tree_util.tree_flatten_with_path(carry.train.params)
+    keys = [jax.tree_util.keystr(p) for p, _ in flat]
     params = jax.tree.unflatten(
-        treedef, [jnp.asarray(by_path[jax.tree_util.keystr(p)]) for p, _ in flat]
+        treedef, [jnp.asarray(by_path.get(k, x)) for k, (_, x) in zip(keys, flat, strict=True)]
     )
     n = src.cfg.size
+    fresh = [k for k in keys if k not in by_path]
     info = (f"warm start from {run_dir}@{src.step} ({n}x{n}, {describe_arch(src.cfg)}): "
-            f"{count_params(params):,} parameters")
+            f"{count_params(params):,} parameters"
+            + (f", {len(fresh)} leaves of this run's own initialisation (the ownership head)"
+               if fresh else ""))
     train = trainer.replicate(trainer.fresh_train_state(params))
     return carry.replace(train=train), info

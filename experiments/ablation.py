@@ -12,7 +12,8 @@ Rows (cumulative, in this order; `--rows` picks a subset, each still with everyt
     reanalyse   + reanalyse_fraction=0.25 (fresh policy targets from the current network)
     value       + value_target=mix, value_target_mix=0.5 (outcome and search value)
     ownership   + ownership head and score_utility=0.2 (the search keeps a signal where the win
-                  probability saturates; see docs/diagnosis.md)
+                  probability saturates; see docs/diagnosis.md); the warm start has no
+                  ownership head, so this row's starts fresh (`runs.fresh_leaves`)
     search      + 256 simulations at evaluation instead of the run's 64 (the ladder's --sims)
     strong      the strong-7x7 preset as measured in the README: the default plus value and
                   ownership, 400 iterations (no warm start, no reanalyse)

@@ -1,16 +1,11 @@
 """experiments/ablation.py: the commands each row runs (dry run, nothing trained)."""
 
-import importlib.util
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from experiment_scripts import load_experiment
 
 
 def _ablation():
-    spec = importlib.util.spec_from_file_location("ablation", ROOT / "experiments/ablation.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("ablation")
 
 
 def _commands(capsys, tmp_path, rows):

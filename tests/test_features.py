@@ -155,3 +155,57 @@ def test_pad_unpad_board_round_trip():
     np.testing.assert_array_equal(unpad_board(padded, 5), own)
     with pytest.raises(ValueError, match="pad_to"):
         pad_board(own, 3)
+
+
+def _planes_of(boards, size, k=2, pad_to=None):
+    """float32[B, S, S, 2k+3] with the current position's stones from boards int[B, size*size]
+    (1 = side to move, 2 = opponent) on a pad_to grid (mask plane last)."""
+    pad_to = pad_to or size
+    b = boards.shape[0]
+    x = np.zeros((b, pad_to, pad_to, 2 * k + 3), np.float32)
+    x[:, :size, :size, 0] = (boards == 1).reshape(b, size, size)
+    x[:, :size, :size, k] = (boards == 2).reshape(b, size, size)
+    x[:, :size, :size, -1] = 1.0
+    return x
+
+
+@pytest.mark.parametrize("size", [2, 5, 7, 19])
+def test_liberty_planes_match_the_reference_chains(size):
+    """Stones whose chain has 1, 2, 3 distinct liberties, against the reference flood fill."""
+    from go_reference import find_chains, neighbour_table
+
+    from alphago_jax.features import LIBERTY_PLANES, liberty_planes
+
+    rng = np.random.default_rng(size)
+    boards = rng.choice([0, 1, 2], size=(12, size * size), p=[0.35, 0.35, 0.3])
+    got = np.asarray(jax.jit(liberty_planes)(_planes_of(boards, size)))
+    nbrs = neighbour_table(size)
+    counts = np.zeros(LIBERTY_PLANES + 1, int)
+    for i, board in enumerate(boards):
+        chains, chain_of = find_chains(list(board), nbrs)
+        want = np.zeros((size * size, LIBERTY_PLANES), np.float32)
+        for point, c in enumerate(chain_of):
+            libs = len(chains[c].liberties) if c >= 0 else 0
+            if 1 <= libs <= LIBERTY_PLANES:
+                want[point, libs - 1] = 1.0
+            counts[min(libs, LIBERTY_PLANES)] += c >= 0
+        np.testing.assert_array_equal(got[i].reshape(-1, LIBERTY_PLANES), want)
+    if size >= 5:  # the boards hold chains of every class, so each plane was checked
+        assert np.all(counts[1:] > 0)
+
+
+def test_liberty_planes_ignore_padding_and_keep_the_mask_last():
+    from alphago_jax.features import LIBERTY_PLANES, liberty_planes, with_liberties
+
+    rng = np.random.default_rng(1)
+    boards = rng.choice([0, 1, 2], size=(4, 25), p=[0.4, 0.3, 0.3])
+    small = liberty_planes(_planes_of(boards, 5))
+    padded = _planes_of(boards, 5, pad_to=9)
+    big = liberty_planes(padded)
+    # Off the 5x5 board is neither a stone nor a liberty: edge chains keep their counts.
+    np.testing.assert_array_equal(np.asarray(big)[:, :5, :5], np.asarray(small))
+    assert not np.asarray(big)[:, 5:].any() and not np.asarray(big)[:, :, 5:].any()
+    x = with_liberties(jnp.asarray(padded))
+    assert x.shape[-1] == padded.shape[-1] + LIBERTY_PLANES
+    np.testing.assert_array_equal(x[..., -1], padded[..., -1])
+    np.testing.assert_array_equal(x[..., : padded.shape[-1] - 1], padded[..., :-1])

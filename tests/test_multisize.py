@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,7 +19,13 @@ from alphago_jax.loop import run_iterations
 from alphago_jax.replay import buffer as replay
 from alphago_jax.rules import symmetry
 from alphago_jax.rules.go import Rules
-from alphago_jax.runs import param_mismatches, save_state, warm_start
+from alphago_jax.runs import (
+    OWNERSHIP_HEAD,
+    check_warm_start,
+    param_mismatches,
+    save_state,
+    warm_start,
+)
 from alphago_jax.trainer import device_slice, make_train
 
 HISTORY = 2
@@ -340,6 +348,40 @@ def test_warm_start_across_board_sizes(trainer, run, tmp_path):
     msg = str(e.value)
     assert "1x8" in msg and "1x16" in msg and "['blocks'][0]['conv1']['kernel']" in msg, msg
     assert param_mismatches(carry.train.params, carry.train.params) == []
+
+
+def test_warm_start_adds_a_fresh_ownership_head(trainer, run, tmp_path):
+    """A source without an ownership head warm-starts a run with one: every shared leaf is the
+    source's, the head keeps the run's own initialisation; any other missing leaf is refused."""
+    *_, carry = run
+    src = tmp_path / "src"
+    src.mkdir()
+    trainer.cfg.save(src / "config.json")
+    with Checkpointer(src / "checkpoints", async_save=False) as ckpt:
+        save_state(ckpt, 3, carry)
+    source = _leaves(carry.train.params)
+    assert not any("ownership" in k for k in source)
+
+    cfg = make_config("default", ARCH + ["size=5", "selfplay_batch=2", "buffer_capacity=16",
+                                         "train_batch=16", "min_buffer=4", "ownership=true",
+                                         f"init_from={src}"])
+    check_warm_start(cfg)
+    target = make_train(cfg)
+    fresh = target.init(jax.random.key(5))
+    warm, info = warm_start(fresh, target, src)
+    got, own = _leaves(warm.train.params), _leaves(fresh.train.params)
+    added = [k for k in got if k not in source]
+    assert added and all(k.startswith(OWNERSHIP_HEAD) for k in added), added
+    assert f"{len(added)} leaves of this run's own initialisation" in info
+    for k in source:
+        np.testing.assert_array_equal(got[k], source[k], err_msg=k)
+    for k in added:
+        np.testing.assert_array_equal(got[k], own[k], err_msg=k)
+
+    # Only the ownership head may be new: a liberty stem (another shape) is still refused.
+    libs = dataclasses.replace(cfg, liberties=True, ownership=False)
+    with pytest.raises(ConfigError, match=r"\['stem'\]\['kernel'\]"):
+        check_warm_start(libs)
 
 
 def test_cli_init_from(trainer, run, tmp_path, capsys, monkeypatch):

@@ -308,3 +308,27 @@ def test_equal_networks_compile_once():
     b = value(Network(dataclasses.replace(cfg), PLANES), params, x)
     np.testing.assert_array_equal(a, b)
     assert len(traces) == 1
+
+
+@pytest.mark.parametrize("name", ["resnet", "transformer"])
+def test_liberty_planes_are_read_by_the_stem_and_keep_padding_invariance(name):
+    from alphago_jax.features import LIBERTY_PLANES
+
+    cfg = dataclasses.replace(TINY[name], liberties=True)
+    apply, params = build(cfg)
+    _, plain = build(TINY[name])
+    width = cfg.channels
+    per_channel = 9 * width if name == "resnet" else width  # 3x3 conv or per-point dense
+    assert count_params(params) - count_params(plain) == LIBERTY_PLANES * per_channel
+    small, big = features(3, 2, 5), features(3, 2, 5, padded=9, garbage=True)
+    out_s, out_b = apply(params, small), apply(params, big)
+    np.testing.assert_allclose(crop_policy(out_b.policy_logits, 5, 9), out_s.policy_logits,
+                               atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(out_b.value_logits, out_s.value_logits, atol=1e-4, rtol=1e-4)
+    # The liberty planes are the stem's inputs PLANES-1 .. PLANES+1 (the mask stays last):
+    # without their weights the outputs change on boards that have chains with 1-3 liberties.
+    stem = "stem" if name == "resnet" else "embed"
+    cut = jax.tree.map(lambda a: a, params)
+    kernel = cut[stem]["kernel"]
+    cut[stem]["kernel"] = kernel.at[..., PLANES - 1: PLANES - 1 + LIBERTY_PLANES, :].set(0.0)
+    assert not np.allclose(apply(cut, small).value_logits, out_s.value_logits, atol=1e-6)

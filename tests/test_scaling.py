@@ -7,13 +7,13 @@ import importlib.util
 import json
 import math
 import os
-import sys
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from experiment_scripts import load_experiment
 
 from alphago_jax.arena import expected_score, fit_elo
 from alphago_jax.config import make_config
@@ -282,11 +282,7 @@ def test_search_reference_beats_random_and_colours_alternate():
 @pytest.mark.skipif(not os.environ.get("SCALING_E2E"), reason="~1-2 min of compiles on 2 CPU "
                     "cores; set SCALING_E2E=1 to run")
 def test_micro_grid_end_to_end(tmp_path):
-    spec = importlib.util.spec_from_file_location("scaling_laws",
-                                                  ROOT / "experiments" / "scaling_laws.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # its dataclasses look their module up
-    spec.loader.exec_module(mod)
+    mod = load_experiment("scaling_laws")
     assert mod.main(["--grid", "micro", "--out", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "scaling.json").read_text())
     (run,) = results["runs"]

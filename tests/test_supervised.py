@@ -7,13 +7,13 @@ experiments/make_gnugo_dataset.py.
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from experiment_scripts import load_experiment
 
 from alphago_jax.checkpoint import Checkpointer
 from alphago_jax.cli import main as cli_main
@@ -289,14 +289,7 @@ def test_main_refuses_a_run_dir_that_is_a_file_and_nonsense_settings(tmp_path, c
 
 # ---------------------------------------------------------------------- the GnuGo dataset script
 def _script():
-    import importlib.util
-
-    path = Path(__file__).parents[1] / "experiments" / "make_gnugo_dataset.py"
-    spec = importlib.util.spec_from_file_location("make_gnugo_dataset", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("make_gnugo_dataset")
 
 
 def test_gnugo_game_specs_are_seeded_per_game():

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from experiment_scripts import load_experiment
 
 from alphago_jax import cli, train
 from alphago_jax.config import ConfigError, TrainConfig, make_config
@@ -25,15 +26,7 @@ SWEEPS = sorted((ROOT / "experiments" / "sweeps").glob("*.yaml"))
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location(
-        "sweep_offline", ROOT / "experiments" / "sweep_offline.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-so = _load_script()
+so = load_experiment("sweep_offline")
 
 
 @pytest.fixture(autouse=True)

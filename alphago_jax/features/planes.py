@@ -11,18 +11,23 @@ Planes are channel-last, ``C = 2 * k + 3`` for ``k`` history positions:
 With ``pad_to`` the board sits in the top-left corner of a ``pad_to x pad_to`` grid and every plane
 is 0 outside it. Point ``(r, c)`` of a ``size`` board is point ``(r, c)`` of the padded grid, so
 flat indices change (``r * size + c`` -> ``r * pad_to + c``): use `pad_policy` / `unpad_policy`.
+
+`liberty_planes` derives three more planes from these (stones whose chain has 1, 2 or 3
+liberties). A network with `TrainConfig.liberties` computes them itself from its input, so every
+producer of features (self-play, replay, search, GTP) stays as it is.
 """
 
 from __future__ import annotations
 
 import chex
+import jax
 import jax.numpy as jnp
 
 from alphago_jax.rules.go import BLACK, GoState, Rules
 
 __all__ = [
-    "NEG_LOGIT", "features", "num_planes", "pad_board", "pad_policy", "planes_from",
-    "unpad_board", "unpad_policy",
+    "LIBERTY_PLANES", "NEG_LOGIT", "features", "liberty_planes", "num_planes", "pad_board",
+    "pad_policy", "planes_from", "unpad_board", "unpad_policy", "with_liberties",
 ]
 
 NEG_LOGIT = -1e9  # logit given to padded (off-board) points: never chosen, exp() underflows to 0
@@ -102,6 +107,90 @@ def planes_from(
     if pad_to is not None:
         x = jnp.pad(x, ((0, pad_to - n), (0, pad_to - n), (0, 0)))
     return x
+
+
+LIBERTY_PLANES = 3
+"""Planes `liberty_planes` adds: stones (either colour) whose chain has exactly 1, 2 or 3
+liberties (KataGo's liberty features: atari and near-atari, which a small network trained
+briefly does not learn to count by itself)."""
+
+
+def _shift(a: chex.Array, dr: int, dc: int, fill) -> chex.Array:
+    """[B, S, S] -> out[b, r, c] = a[b, r + dr, c + dc], `fill` off the grid."""
+    s = a.shape[1]
+    p = jnp.pad(a, ((0, 0), (1, 1), (1, 1)), constant_values=fill)
+    return p[:, 1 + dr: 1 + dr + s, 1 + dc: 1 + dc + s]
+
+
+_NEIGHBOURS = ((-1, 0), (1, 0), (0, -1), (0, 1))
+
+
+def _chain_labels(colour: chex.Array) -> chex.Array:
+    """int32[B, S, S]: for each stone the smallest flat index of a stone of its chain (S * S on
+    empty points). Min-label propagation between same-coloured neighbours with pointer jumping,
+    until nothing changes."""
+    b, s, _ = colour.shape
+    p = s * s
+    idx = jnp.broadcast_to(jnp.arange(p, dtype=jnp.int32).reshape(1, s, s), colour.shape)
+    start = jnp.where(colour > 0, idx, p)
+
+    def step(label):
+        new = label
+        for dr, dc in _NEIGHBOURS:
+            same = (_shift(colour, dr, dc, 0) == colour) & (colour > 0)
+            new = jnp.minimum(new, jnp.where(same, _shift(label, dr, dc, p), p))
+        flat = jnp.concatenate([new.reshape(b, p), jnp.full((b, 1), p, jnp.int32)], axis=1)
+        jumped = jnp.take_along_axis(flat, flat[:, :p], axis=1)  # a label's own label
+        return jnp.minimum(new, jumped.reshape(b, s, s))
+
+    def cond(carry):
+        old, new = carry
+        return jnp.any(old != new)
+
+    _, labels = jax.lax.while_loop(cond, lambda c: (c[1], step(c[1])), (start, step(start)))
+    return labels
+
+
+def liberty_planes(x: chex.Array) -> chex.Array:
+    """Liberty planes of a batch of feature planes.
+
+    Args:
+      x: float[B, S, S, 2k+3] planes in the layout of `features` (own stones of the current
+        position in channel 0, the opponent's in channel k, the on-board mask last).
+
+    Returns:
+      float32[B, S, S, LIBERTY_PLANES]: 1 on the stones whose chain has exactly 1, 2 or 3
+      liberties (distinct empty on-board neighbours of the chain), one plane each.
+    """
+    b, s, _, c = x.shape
+    k = (c - 3) // 2
+    p = s * s
+    own, opp, onb = x[..., 0] > 0.5, x[..., k] > 0.5, x[..., -1] > 0.5
+    colour = own.astype(jnp.int32) + 2 * opp.astype(jnp.int32)
+    labels = _chain_labels(colour)
+    empty = onb & (colour == 0)
+    # Each empty point is one liberty of every distinct chain next to it.
+    seen = []
+    offset = (jnp.arange(b, dtype=jnp.int32) * (p + 1))[:, None, None]
+    counts = jnp.zeros(b * (p + 1), jnp.int32)
+    for dr, dc in _NEIGHBOURS:
+        nb = _shift(labels, dr, dc, p)
+        new = empty & (nb < p)
+        for other in seen:
+            new = new & (nb != other)
+        seen.append(nb)
+        counts = counts.at[(offset + nb).reshape(-1)].add(new.reshape(-1).astype(jnp.int32))
+    libs = counts[(offset + labels).reshape(-1)].reshape(b, s, s)
+    stones = colour > 0
+    planes = [stones & (libs == n) for n in range(1, LIBERTY_PLANES + 1)]
+    return jnp.stack(planes, axis=-1).astype(jnp.float32)
+
+
+def with_liberties(x: chex.Array) -> chex.Array:
+    """[B, S, S, C] -> [B, S, S, C + LIBERTY_PLANES]: `liberty_planes` inserted before the
+    on-board mask, which stays the last channel."""
+    libs = liberty_planes(jax.lax.stop_gradient(x)).astype(x.dtype)
+    return jnp.concatenate([x[..., :-1], libs, x[..., -1:]], axis=-1)
 
 
 def pad_board(board: chex.Array, pad_to: int) -> chex.Array:

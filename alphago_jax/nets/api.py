@@ -152,7 +152,8 @@ def flops_per_eval(apply: ApplyFn, params: Params, input_shape: Sequence[int]) -
 
 
 def describe(config: NetConfig, params: Params, flops: float) -> str:
-    """One-line summary, e.g. ``resnet/preact 6x64 gpool own f32 | 1.23M params | 0.45 GFLOP``."""
+    """One-line summary, e.g. ``resnet/preact 6x64 gpool own f32 | 1.23M params | 0.45 GFLOP``
+    (``libs`` after the dtype for a network with liberty planes)."""
     if config.kind == "resnet":
         arch = f"resnet/{config.block_type} {config.blocks}x{config.channels}"
         if config.global_pool:
@@ -162,7 +163,7 @@ def describe(config: NetConfig, params: Params, flops: float) -> str:
         arch = (f"transformer {config.blocks}x{config.channels} h{config.num_heads} "
                 f"mlp{config.mlp_ratio} pos={config.pos_embedding}")
     tags = ["own" if config.ownership else "no-own", config.activation,
-            "bf16" if config.dtype == "bfloat16" else "f32"]
+            "bf16" if config.dtype == "bfloat16" else "f32"] + ["libs"] * config.liberties
     return (f"{arch} {' '.join(tags)} | {count_params(params) / 1e6:.3f}M params | "
             f"{flops / 1e9:.4f} GFLOP/eval")
 

@@ -53,6 +53,7 @@ class NetConfig:
     pos_embedding: str
     max_board_size: int
     norm: str
+    liberties: bool
 
     def __post_init__(self):
         _check_choice("kind", self.kind, KINDS)

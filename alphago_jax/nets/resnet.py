@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from alphago_jax.features.planes import LIBERTY_PLANES, with_liberties
 from alphago_jax.nets.config import NetConfig
 from alphago_jax.nets.heads import Heads, NetOutput
 from alphago_jax.nets.layers import (
@@ -99,7 +100,9 @@ class ResNet(nnx.Module):
         self.dtype = dtype
         self.masked = cfg.norm == "masked"
         self.activation = cfg.activation
-        self.stem = nnx.Conv(num_planes, cfg.channels, (3, 3), use_bias=False, dtype=dtype,
+        self.liberties = cfg.liberties
+        stem_in = num_planes + LIBERTY_PLANES * cfg.liberties
+        self.stem = nnx.Conv(stem_in, cfg.channels, (3, 3), use_bias=False, dtype=dtype,
                              rngs=rngs)
         self.blocks = nnx.List([block(cfg, cfg.gpool_block(i), rngs=rngs)
                                 for i in range(cfg.blocks)])
@@ -109,6 +112,8 @@ class ResNet(nnx.Module):
     def __call__(self, x: jax.Array) -> NetOutput:
         """Evaluates ``x: [B, S, S, C]`` float features (last channel = on-board mask)."""
         m = board_mask(x, self.dtype, self.masked)
+        if self.liberties:
+            x = with_liberties(x)
         # Zero the padding first so garbage there cannot leak in through the stem conv. The
         # residual stream stays float32 (only the layers compute in `dtype`), so deep bfloat16
         # nets do not accumulate rounding in the sum of block outputs.

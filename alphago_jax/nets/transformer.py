@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from alphago_jax.features.planes import LIBERTY_PLANES, with_liberties
 from alphago_jax.nets.config import NetConfig
 from alphago_jax.nets.heads import Heads, NetOutput
 from alphago_jax.nets.layers import NEG_INF, board_mask
@@ -87,7 +88,9 @@ class Transformer(nnx.Module):
         d, dtype = cfg.channels, jnp.dtype(cfg.dtype)
         self.dtype = dtype
         self.pos_kind = cfg.pos_embedding
-        self.embed = nnx.Linear(num_planes, d, dtype=dtype, rngs=rngs)
+        self.liberties = cfg.liberties
+        self.embed = nnx.Linear(num_planes + LIBERTY_PLANES * cfg.liberties, d, dtype=dtype,
+                                rngs=rngs)
         init = nnx.initializers.normal(0.02)
         self.pos = (nnx.Param(init(rngs.params(), (cfg.max_board_size, cfg.max_board_size, d)))
                     if cfg.pos_embedding == "learned" else None)
@@ -108,6 +111,8 @@ class Transformer(nnx.Module):
         """Evaluates ``x: [B, S, S, C]`` float features (last channel = on-board mask)."""
         b, s = x.shape[0], x.shape[1]
         m = board_mask(x, self.dtype)
+        if self.liberties:
+            x = with_liberties(x)
         # The residual stream is float32; the layers compute in `dtype` (as in the resnet).
         tokens = self.embed(x.astype(self.dtype) * m.mask).astype(jnp.float32)
         tokens = (tokens + self._positions(s, tokens.shape[-1])) * m.mask.astype(jnp.float32)
