@@ -315,13 +315,19 @@ def test_bootstrap_iterations_leave_the_policy_head_alone(run):
     assert np.asarray(saved[2].replay.policy).any()
 
 
-def test_warm_start_across_board_sizes(trainer, run, tmp_path):
-    *_, carry = run
+def _source_run(trainer, carry, tmp_path):
+    """A run directory holding `carry` at step 3 (a warm start's source)."""
     src = tmp_path / "src"
     src.mkdir()
     trainer.cfg.save(src / "config.json")
     with Checkpointer(src / "checkpoints", async_save=False) as ckpt:
         save_state(ckpt, 3, carry)
+    return src
+
+
+def test_warm_start_across_board_sizes(trainer, run, tmp_path):
+    *_, carry = run
+    src = _source_run(trainer, carry, tmp_path)
     source = _leaves(carry.train.params)
 
     cfg7 = make_config("default", ARCH + ["size=7", "selfplay_batch=2", "buffer_capacity=16",
@@ -354,11 +360,7 @@ def test_warm_start_adds_a_fresh_ownership_head(trainer, run, tmp_path):
     """A source without an ownership head warm-starts a run with one: every shared leaf is the
     source's, the head keeps the run's own initialisation; any other missing leaf is refused."""
     *_, carry = run
-    src = tmp_path / "src"
-    src.mkdir()
-    trainer.cfg.save(src / "config.json")
-    with Checkpointer(src / "checkpoints", async_save=False) as ckpt:
-        save_state(ckpt, 3, carry)
+    src = _source_run(trainer, carry, tmp_path)
     source = _leaves(carry.train.params)
     assert not any("ownership" in k for k in source)
 
@@ -387,11 +389,7 @@ def test_warm_start_adds_a_fresh_ownership_head(trainer, run, tmp_path):
 def test_cli_init_from(trainer, run, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "disabled")
     *_, carry = run
-    src = tmp_path / "src"
-    src.mkdir()
-    trainer.cfg.save(src / "config.json")
-    with Checkpointer(src / "checkpoints", async_save=False) as ckpt:
-        save_state(ckpt, 3, carry)
+    src = _source_run(trainer, carry, tmp_path)
     argv = ["train", "--run-dir", str(tmp_path / "dst"), *ARCH, "size=7", "iterations=0",
             f"init_from={src}"]
     assert cli.main(argv) == 0

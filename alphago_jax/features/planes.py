@@ -189,7 +189,7 @@ def liberty_planes(x: chex.Array) -> chex.Array:
 def with_liberties(x: chex.Array) -> chex.Array:
     """[B, S, S, C] -> [B, S, S, C + LIBERTY_PLANES]: `liberty_planes` inserted before the
     on-board mask, which stays the last channel."""
-    libs = liberty_planes(jax.lax.stop_gradient(x)).astype(x.dtype)
+    libs = liberty_planes(x).astype(x.dtype)  # comparisons: no gradient flows through
     return jnp.concatenate([x[..., :-1], libs, x[..., -1:]], axis=-1)
 
 
