@@ -199,6 +199,12 @@ class TrainConfig:
     """Moves per game sampled from the search policy; later moves take its best action."""
     temperature: float = 1.0
     """Sampling temperature for those first moves."""
+    random_opening_moves: int = 0
+    """Each self-play game's first N moves are uniformly random legal points off the first line
+    (any legal point where none is left) in place of the search's choice, so that self-play
+    covers the varied openings that play starts from (the ladder's balanced random openings, an
+    opponent's unusual first moves) and not only the network's own. Those positions are still
+    searched and stored with the search's policy target; only the move played changes. 0 = off."""
     selfplay_action: str = "argmax"
     """Self-play's move after the temperature moves: 'argmax' of the improved policy, or
     'search' (Gumbel: sequential halving's own choice; PUCT: the most visited move). See
@@ -611,6 +617,7 @@ RANGES: dict[str, Range] = {
     "selfplay_batch": _AT_LEAST_1,
     "selfplay_steps": _AT_LEAST_1,
     "temperature_moves": _AT_LEAST_0,
+    "random_opening_moves": _AT_LEAST_0,
     "temperature": _POSITIVE,
     "playout_cap_fraction": Range(0, 1, lo_open=True),
     "fast_simulations": _AT_LEAST_1,

@@ -130,6 +130,7 @@ def test_fractional_scientific_notation_is_not_an_integer():
         ("value_weight=-1", "value_weight must be finite and >= 0"),
         ("ownership_weight=nan", "ownership_weight must be finite and >= 0, got nan"),
         ("temperature_moves=-1", "temperature_moves must be >= 0, got -1"),
+        ("random_opening_moves=-2", "random_opening_moves must be >= 0, got -2"),
         ("temperature=nan", "temperature must be finite and > 0, got nan"),
         ("seed=-1", "seed must be in 0..4294967295, got -1"),
         ("buffer_capacity=1e12", "buffer_capacity must be >= 1 and <= 2147483647 (int32)"),

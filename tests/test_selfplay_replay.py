@@ -193,6 +193,64 @@ def test_selfplay_hard_targets_value_signs_and_restarts(net):
     assert set(np.asarray(s.value).tolist()) == {-1.0, 1.0}
 
 
+def _interior(size: int) -> set[int]:
+    return {r * size + c for r in range(1, size - 1) for c in range(1, size - 1)}
+
+
+def test_opening_action_is_a_uniform_legal_point_off_the_first_line():
+    empty = jax.tree.map(lambda x: jnp.stack([x] * 400), RULES.init())
+    actions = np.asarray(jax.jit(selfplay.opening_action, static_argnums=0)(
+        RULES, empty, jax.random.key(0)))
+    counts = np.bincount(actions, minlength=P + 1)
+    assert set(np.flatnonzero(counts).tolist()) == _interior(SIZE)
+    assert counts.max() < 2 * counts[counts > 0].min()  # 9 points, ~44 draws each
+    # Interior points taken: any legal point instead (the 3x3 board's one interior point, B2).
+    small = Rules(size=3, komi=0.5, superko=True, suicide=False, history=HISTORY)
+    taken = small.play(small.init(), 4)
+    games = jax.tree.map(lambda x: jnp.stack([x] * 64), taken)
+    actions = np.asarray(selfplay.opening_action(small, games, jax.random.key(1)))
+    assert 4 not in actions and set(actions.tolist()) <= set(range(9))
+    assert len(set(actions.tolist())) > 1
+
+
+def _played(buf, slots) -> list[int]:
+    """The moves played from consecutive positions of one game: the point that holds the mover's
+    stone in the next position and was empty before (captures only remove the other colour)."""
+    moves = []
+    for a, b in zip(slots[:-1], slots[1:], strict=True):
+        before, after = buf.boards[a, 0], buf.boards[b, 0]
+        new = np.flatnonzero((before == 0) & (after == buf.to_play[a]))
+        moves.append(int(new[0]) if len(new) else P)
+    return moves
+
+
+def test_random_opening_moves_play_off_the_first_line_then_the_search(net):
+    """The first two moves of every game are random interior points whatever the search prefers;
+    later moves are the search's greedy choice; every position keeps its search target."""
+    apply, params = net
+    settings = _settings(random_opening_moves=2, temperature_moves=0, selfplay_action="argmax")
+    steps, cap = 13, 64
+    sp = selfplay.init(RULES, BATCH, jax.random.key(1), settings)
+    buf = replay.init(RULES, cap, HISTORY, ownership=False)
+    sp, buf, stats = _run(apply, settings, steps, params, sp, buf, jax.random.key(2))
+    buf = _as_np(buf)
+    n = BATCH * steps
+    np.testing.assert_allclose(buf.policy[:n].sum(-1), 1.0, rtol=1e-5)
+
+    openings, differs = 0, 0
+    for game in np.unique(buf.game_id[:n]):
+        slots = np.flatnonzero(buf.game_id[:n] == game)
+        for slot, move in zip(slots[:-1], _played(buf, slots), strict=True):
+            greedy = int(np.argmax(buf.policy[slot]))
+            if buf.move_count[slot] < 2:
+                assert move in _interior(SIZE), (game, slot, move)
+                openings += 1
+                differs += move != greedy
+            else:
+                assert move == greedy, (game, slot, move)
+    assert openings >= 2 * BATCH and differs > 0
+
+
 def test_resignation_ends_games_and_the_resigner_loses(net):
     apply, params = net
     sp = selfplay.init(RULES, BATCH, jax.random.key(1), RESIGN)

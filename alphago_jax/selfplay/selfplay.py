@@ -1,7 +1,8 @@
 """Self-play: B games advance in lockstep inside one `lax.scan`; finished games restart in place.
 
-Each step searches every game, picks a move (sampled from the search policy for the first
-`temperature_moves` moves, its best action after), writes the searched position to the replay
+Each step searches every game, picks a move (uniformly random off the first line for the first
+`random_opening_moves` moves, then sampled from the search policy up to `temperature_moves`
+moves, its best action after), writes the searched position to the replay
 buffer, applies resignation, plays the move and, for games that ended, records the result.
 
 With `random_play` (the value bootstrap) there is no search and no network: each move is a
@@ -23,7 +24,7 @@ from alphago_jax.search.mcts import SearchResult, SearchSettings, run_search, se
 
 __all__ = [
     "POLICY_TARGETS", "STAT_KEYS", "SelfPlaySettings", "SelfPlayState", "choose_action", "init",
-    "make_step", "policy_target", "random_moves", "run",
+    "make_step", "opening_action", "policy_target", "random_moves", "run",
 ]
 
 POLICY_TARGETS = ("soft", "hard")
@@ -53,6 +54,7 @@ class SelfPlaySettings(NamedTuple):
     no_resign_fraction: float
     policy_target: str
     ownership: bool
+    random_opening_moves: int
     random_play: bool = False
     id_stride: int = 1
 
@@ -120,6 +122,26 @@ def choose_action(key, result: SearchResult, move_count, settings: SelfPlaySetti
     sampled = jax.random.categorical(key, logits, axis=-1).astype(jnp.int32)
     greedy = select_action(result, settings.full.algorithm, settings.selfplay_action)
     return jnp.where(move_count < settings.temperature_moves, sampled, greedy)
+
+
+def opening_action(rules: Rules, games: GoState, key):
+    """A uniformly random legal point off the first line for every game (`random_opening_moves`);
+    a game with no such point takes `Rules.random_action` (any legal point, else a pass).
+
+    Returns:
+      int32[B] actions.
+    """
+    size = rules.size
+    line = jnp.arange(size)
+    inner = (line > 0) & (line < size - 1)
+    interior = (inner[:, None] & inner[None, :]).reshape(-1)
+    legal = jax.vmap(rules.legal_mask)(games)[:, : rules.num_points] & interior
+    keys = jax.random.split(key, legal.shape[0])
+    fallback = jax.vmap(rules.random_action)(games, keys)
+    inside = jax.random.categorical(
+        jax.random.fold_in(key, 1), jnp.where(legal, 0.0, -jnp.inf), axis=-1
+    ).astype(jnp.int32)
+    return jnp.where(jnp.any(legal, axis=-1), inside, fallback)
 
 
 def policy_target(result: SearchResult, action, settings: SelfPlaySettings):
@@ -194,6 +216,10 @@ def make_step(rules: Rules, apply, settings: SelfPlaySettings):
             action = result.action
         else:
             action = choose_action(k_act, result, games.move_count, settings)
+        if settings.random_opening_moves and not settings.random_play:
+            # A key folded from k_act, so runs without random openings keep their random stream.
+            opening = opening_action(rules, games, jax.random.fold_in(k_act, 1))
+            action = jnp.where(games.move_count < settings.random_opening_moves, opening, action)
         target = policy_target(result, action, settings)
         buf = jax.lax.cond(
             full,
