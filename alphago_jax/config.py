@@ -204,7 +204,8 @@ class TrainConfig:
     (any legal point where none is left) in place of the search's choice, so that self-play
     covers the varied openings that play starts from (the ladder's balanced random openings, an
     opponent's unusual first moves) and not only the network's own. Those positions are still
-    searched and stored with the search's policy target; only the move played changes. 0 = off."""
+    searched and stored with the search's policy target (a 'hard' target is the search's move);
+    only the move played changes. 0 = off."""
     selfplay_action: str = "argmax"
     """Self-play's move after the temperature moves: 'argmax' of the improved policy, or
     'search' (Gumbel: sequential halving's own choice; PUCT: the most visited move). See

@@ -17,6 +17,7 @@ from alphago_jax.features.planes import num_planes
 from alphago_jax.replay import buffer as replay
 from alphago_jax.rules.go import BLACK, WHITE, Rules
 from alphago_jax.selfplay import selfplay
+from alphago_jax.selfplay.selfplay import POLICY_TARGETS
 
 SIZE, HISTORY, BATCH = 5, 2, 4
 P = SIZE * SIZE
@@ -224,11 +225,14 @@ def _played(buf, slots) -> list[int]:
     return moves
 
 
-def test_random_opening_moves_play_off_the_first_line_then_the_search(net):
+@pytest.mark.parametrize("target", POLICY_TARGETS)
+def test_random_opening_moves_play_off_the_first_line_then_the_search(net, target):
     """The first two moves of every game are random interior points whatever the search prefers;
-    later moves are the search's greedy choice; every position keeps its search target."""
+    later moves are the search's greedy choice; every position keeps its search target (a hard
+    target is the search's move, not the random one)."""
     apply, params = net
-    settings = _settings(random_opening_moves=2, temperature_moves=0, selfplay_action="argmax")
+    settings = _settings(random_opening_moves=2, temperature_moves=0, selfplay_action="argmax",
+                         policy_target=target)
     steps, cap = 13, 64
     sp = selfplay.init(RULES, BATCH, jax.random.key(1), settings)
     buf = replay.init(RULES, cap, HISTORY, ownership=False)

@@ -216,11 +216,12 @@ def make_step(rules: Rules, apply, settings: SelfPlaySettings):
             action = result.action
         else:
             action = choose_action(k_act, result, games.move_count, settings)
+        # The target comes first: a 'hard' target is the search's move, never a random opening's.
+        target = policy_target(result, action, settings)
         if settings.random_opening_moves and not settings.random_play:
             # A key folded from k_act, so runs without random openings keep their random stream.
             opening = opening_action(rules, games, jax.random.fold_in(k_act, 1))
             action = jnp.where(games.move_count < settings.random_opening_moves, opening, action)
-        target = policy_target(result, action, settings)
         buf = jax.lax.cond(
             full,
             lambda bf: replay.add_positions(
