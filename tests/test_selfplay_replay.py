@@ -200,8 +200,9 @@ def _interior(size: int) -> set[int]:
 
 def test_opening_action_is_a_uniform_legal_point_off_the_first_line():
     empty = jax.tree.map(lambda x: jnp.stack([x] * 400), RULES.init())
-    actions = np.asarray(jax.jit(selfplay.opening_action, static_argnums=0)(
-        RULES, empty, jax.random.key(0)))
+    legal = jax.vmap(RULES.legal_mask)(empty)
+    actions = np.asarray(jax.jit(selfplay.opening_action, static_argnums=1)(
+        legal, SIZE, jax.random.key(0)))
     counts = np.bincount(actions, minlength=P + 1)
     assert set(np.flatnonzero(counts).tolist()) == _interior(SIZE)
     assert counts.max() < 2 * counts[counts > 0].min()  # 9 points, ~44 draws each
@@ -209,7 +210,8 @@ def test_opening_action_is_a_uniform_legal_point_off_the_first_line():
     small = Rules(size=3, komi=0.5, superko=True, suicide=False, history=HISTORY)
     taken = small.play(small.init(), 4)
     games = jax.tree.map(lambda x: jnp.stack([x] * 64), taken)
-    actions = np.asarray(selfplay.opening_action(small, games, jax.random.key(1)))
+    legal = jax.vmap(small.legal_mask)(games)
+    actions = np.asarray(selfplay.opening_action(legal, 3, jax.random.key(1)))
     assert 4 not in actions and set(actions.tolist()) <= set(range(9))
     assert len(set(actions.tolist())) > 1
 

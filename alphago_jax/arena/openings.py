@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from alphago_jax.rules.coords import interior_points
+
 MAX_DRAWS_PER_OPENING = 200
 """Candidates drawn per wanted opening before giving up (small boards have few openings)."""
 
@@ -113,12 +115,6 @@ def _quiet(moves: Sequence[int], size: int) -> bool:
         if not all(_has_liberty(flat, q, size) for q in touched):
             return False
     return True
-
-
-def interior_points(size: int) -> np.ndarray:
-    """int[(S-2)^2] points off the first line."""
-    r, c = np.indices((size, size)).reshape(2, -1)
-    return np.flatnonzero((r > 0) & (r < size - 1) & (c > 0) & (c < size - 1))
 
 
 def draw_openings(size: int, count: int, moves: int, seed: int) -> list[list[int]]:

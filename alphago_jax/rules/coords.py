@@ -1,4 +1,5 @@
-"""Conversions between flat actions and GTP / SGF vertex names (host-side, plain Python).
+"""Conversions between flat actions and GTP / SGF vertex names, and the points off the first line
+(host-side).
 
 Actions are ``row * size + col`` with row 0 the top row, and ``size * size`` is pass.
 
@@ -10,10 +11,15 @@ Actions are ``row * size + col`` with row 0 the top row, and ``size * size`` is 
 
 from __future__ import annotations
 
+import numpy as np
+
 GTP_COLUMNS = "ABCDEFGHJKLMNOPQRST"  # 'I' is skipped so it cannot be confused with 'J' or '1'
 _SGF_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
-__all__ = ["GTP_COLUMNS", "action_to_gtp", "action_to_sgf", "gtp_to_action", "sgf_to_action"]
+__all__ = [
+    "GTP_COLUMNS", "action_to_gtp", "action_to_sgf", "gtp_to_action", "interior_points",
+    "sgf_to_action",
+]
 _MAX_SIZE = len(GTP_COLUMNS)
 
 
@@ -101,3 +107,10 @@ def sgf_to_action(point: str, size: int) -> int:
     if col >= size or row >= size:
         raise ValueError(f"SGF point {point!r} is off the {size}x{size} board")
     return row * size + col
+
+
+def interior_points(size: int) -> np.ndarray:
+    """int[(S-2)^2] points off the first line (the ladder's openings, self-play's random
+    openings)."""
+    r, c = np.indices((size, size)).reshape(2, -1)
+    return np.flatnonzero((r > 0) & (r < size - 1) & (c > 0) & (c < size - 1))

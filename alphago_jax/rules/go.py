@@ -26,7 +26,7 @@ import numpy as np
 
 __all__ = [
     "BLACK", "EMPTY", "GAME_OVER", "LEGAL", "OCCUPIED", "OUT_OF_RANGE", "REASONS", "REPEAT",
-    "SUICIDE", "WHITE", "GoState", "IllegalMoveError", "Rules",
+    "SUICIDE", "WHITE", "GoState", "IllegalMoveError", "Rules", "random_legal_action",
 ]
 
 BLACK = 1
@@ -49,6 +49,15 @@ REASONS = {
 
 class IllegalMoveError(ValueError):
     """Raised by the checked `Rules.play` for an illegal move; the message names move and reason."""
+
+
+
+def random_legal_action(legal: chex.Array, key: chex.PRNGKey) -> chex.Array:
+    """A uniformly random point of `legal` (bool[A], pass last); the pass only when no point is
+    in it. `Rules.random_action` draws from the legal mask; self-play's random openings from the
+    legal points off the first line. Returns an int32 action."""
+    points = legal.at[-1].set(~jnp.any(legal[:-1]))
+    return jax.random.categorical(key, jnp.where(points, 0.0, -jnp.inf)).astype(jnp.int32)
 
 
 @chex.dataclass(frozen=True)
@@ -223,9 +232,7 @@ class Rules:
         references): never passing by choice, its games end by filling the board rather than
         by an early pass. Returns an int32 action.
         """
-        legal = self.legal_mask(state)
-        points = legal.at[-1].set(~jnp.any(legal[:-1]))
-        return jax.random.categorical(key, jnp.where(points, 0.0, -jnp.inf)).astype(jnp.int32)
+        return random_legal_action(self.legal_mask(state), key)
 
     def step(self, state: GoState, action: chex.Array) -> GoState:
         """Plays `action` (int32 in [0, size*size]) for the side to move.

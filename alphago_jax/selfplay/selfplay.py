@@ -17,9 +17,11 @@ from typing import NamedTuple
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from alphago_jax.replay import buffer as replay
-from alphago_jax.rules.go import WHITE, GoState, Rules
+from alphago_jax.rules.coords import interior_points
+from alphago_jax.rules.go import WHITE, GoState, Rules, random_legal_action
 from alphago_jax.search.mcts import SearchResult, SearchSettings, run_search, select_action
 
 __all__ = [
@@ -124,24 +126,26 @@ def choose_action(key, result: SearchResult, move_count, settings: SelfPlaySetti
     return jnp.where(move_count < settings.temperature_moves, sampled, greedy)
 
 
-def opening_action(rules: Rules, games: GoState, key):
+def opening_action(legal, size: int, key):
     """A uniformly random legal point off the first line for every game (`random_opening_moves`);
-    a game with no such point takes `Rules.random_action` (any legal point, else a pass).
+    a game with no such point takes any legal point, else the pass (`random_legal_action`).
+
+    Args:
+      legal: bool[B, A] legal actions (the search's `legal`), A = size * size + 1.
+      size: board side.
+      key: PRNG key.
 
     Returns:
       int32[B] actions.
     """
-    size = rules.size
-    line = jnp.arange(size)
-    inner = (line > 0) & (line < size - 1)
-    interior = (inner[:, None] & inner[None, :]).reshape(-1)
-    legal = jax.vmap(rules.legal_mask)(games)[:, : rules.num_points] & interior
+    chex.assert_shape(legal, (None, size * size + 1))
+    interior = np.zeros(size * size, bool)
+    interior[interior_points(size)] = True
+    points = legal[:, :-1]
+    inner = points & interior
+    pick = jnp.where(jnp.any(inner, axis=-1, keepdims=True), inner, points)
     keys = jax.random.split(key, legal.shape[0])
-    fallback = jax.vmap(rules.random_action)(games, keys)
-    inside = jax.random.categorical(
-        jax.random.fold_in(key, 1), jnp.where(legal, 0.0, -jnp.inf), axis=-1
-    ).astype(jnp.int32)
-    return jnp.where(jnp.any(legal, axis=-1), inside, fallback)
+    return jax.vmap(random_legal_action)(jnp.concatenate([pick, legal[:, -1:]], -1), keys)
 
 
 def policy_target(result: SearchResult, action, settings: SelfPlaySettings):
@@ -220,7 +224,7 @@ def make_step(rules: Rules, apply, settings: SelfPlaySettings):
         target = policy_target(result, action, settings)
         if settings.random_opening_moves and not settings.random_play:
             # A key folded from k_act, so runs without random openings keep their random stream.
-            opening = opening_action(rules, games, jax.random.fold_in(k_act, 1))
+            opening = opening_action(result.legal, rules.size, jax.random.fold_in(k_act, 1))
             action = jnp.where(games.move_count < settings.random_opening_moves, opening, action)
         buf = jax.lax.cond(
             full,
