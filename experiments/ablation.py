@@ -5,8 +5,8 @@ and rates it on the ladder (random, GnuGo 1/5/10, balanced openings).
 
 Rows (cumulative, in this order; `--rows` picks a subset, each still with everything above it):
 
-    default     the README's default run (7x7, 150 iterations; no own-eye filling, passes that
-                  win, no resignation, one CPU device per core)
+    default     the `7x7` preset: the README's previous default run (7x7, 150 iterations; no
+                  own-eye filling, passes that win, no resignation, one CPU device per core)
     sl          + init_from a supervised warm start on GnuGo self-play games
                   (experiments/make_gnugo_dataset.py, then `alphago-jax supervised`)
     reanalyse   + reanalyse_fraction=0.25 (fresh policy targets from the current network)
@@ -68,7 +68,7 @@ def warm_start(out: Path, dry: bool) -> Path:
          "--seed", "0"], dry)
     if not (sl / "checkpoints").is_dir():
         run(["alphago-jax", "supervised", "--data", str(data), "--run-dir", str(sl),
-             "--steps", "2000", "wandb=false"], dry)
+             "--preset", "7x7", "--steps", "2000", "wandb=false"], dry)
     return sl
 
 
@@ -115,7 +115,8 @@ def main(argv=None) -> int:
         else:
             overrides += [o.format(sl=sl) for o in added]
             ladder += ladder_opts
-            train = ["alphago-jax", "train", "--run-dir", str(out / name), *overrides]
+            train = ["alphago-jax", "train", "--run-dir", str(out / name), "--preset", "7x7",
+                     *overrides]
         # A row that adds only ladder options rates the last trained row's run afresh.
         copy_of = None if name == "strong" or added or name == "default" else previous
         previous = previous if copy_of else name

@@ -21,6 +21,7 @@ def test_rows_add_up_and_strong_is_the_preset_as_measured(capsys, tmp_path):
     assert any("make_gnugo_dataset.py" in c for c in cmds)  # the warm start's games
     assert sl in train[str(tmp_path / "reanalyse")]
     assert "reanalyse_fraction=0.25" in train[str(tmp_path / "reanalyse")]
+    assert "--preset 7x7" in train[str(tmp_path / "reanalyse")]  # the rows are 7x7 runs
     assert ladder[str(tmp_path / "search")].endswith("--sims 256")
     strong = train[str(tmp_path / "strong")]
     assert "--preset strong-7x7" in strong and "init_from" not in strong

@@ -26,8 +26,8 @@ from alphago_jax.sgf import GameRecord, write_sgf
 from alphago_jax.trainer import make_train
 
 DATA = Path(__file__).parent / "data" / "sgf"
-SL_TINY = ["blocks=1", "channels=8", "train_batch=64", "selfplay_batch=4", "buffer_capacity=64",
-           "min_buffer=0", "wandb=false"]
+SL_TINY = ["size=7", "blocks=1", "channels=8", "train_batch=64", "selfplay_batch=4",
+           "buffer_capacity=64", "min_buffer=0", "wandb=false"]  # tests/data/sgf is 7x7
 
 
 @pytest.fixture(autouse=True)

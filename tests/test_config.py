@@ -134,7 +134,7 @@ def test_fractional_scientific_notation_is_not_an_integer():
         ("temperature=nan", "temperature must be finite and > 0, got nan"),
         ("seed=-1", "seed must be in 0..4294967295, got -1"),
         ("buffer_capacity=1e12", "buffer_capacity must be >= 1 and <= 2147483647 (int32)"),
-        ("eval_games=0", "eval_games must be >= 1 when eval_every > 0 (eval_every=150), got 0"),
+        ("eval_games=0", "eval_games must be >= 1 when eval_every > 0 (eval_every=250), got 0"),
         ("train_batch=1001", "train_batch must be in 1..buffer_capacity (1000), got 1001"),
     ],
 )
@@ -207,6 +207,17 @@ def test_presets_are_distinct_sizes():
     assert make_config("tiny-9x9").size == 9
     assert make_config("gpu-19x19").size == 19
     assert make_config("gpu-9x9").selfplay_batch > make_config("default").selfplay_batch
+
+
+def test_the_7x7_presets_keep_the_previous_default():
+    # The README's 7x7 rows were measured with the default before it moved to 5x5: the `7x7`
+    # preset is that run, and strong-7x7 builds on it.
+    default, old = make_config("default"), make_config("7x7")
+    assert (default.size, old.size, make_config("strong-7x7").size) == (5, 7, 7)
+    assert (old.iterations, old.eval_every) == (150, 150)
+    moved = {f.name for f in dataclasses.fields(TrainConfig)
+             if getattr(default, f.name) != getattr(old, f.name)}
+    assert moved == {"size", "iterations", "eval_every"}
 
 
 def test_overrides_apply_on_top_of_a_preset():

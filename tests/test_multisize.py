@@ -421,7 +421,8 @@ def test_bad_multisize_config_is_refused(items, words):
 
 
 def test_board_sizes_parsing():
-    assert make_config("default").board_sizes == (7,)
+    assert make_config("default").board_sizes == (5,)
+    assert make_config("7x7").board_sizes == (7,)
     assert make_config("default", ["size=9", "sizes=9, 5,7"]).board_sizes == (5, 7, 9)
     assert make_config("multisize-9").board_sizes == (5, 7, 9)
     assert make_config("bootstrap-5x5").bootstrap_iterations > 0

@@ -39,7 +39,7 @@ from alphago_jax.supervised import (
 from alphago_jax.supervised import main as sl_main
 
 DATA = Path(__file__).parent / "data" / "sgf"
-CFG = make_config("default")
+CFG = make_config("7x7")  # the 7x7 records of tests/data/sgf
 RULES = CFG.rules()  # 7x7, komi 7.5, superko, no suicide, history 2
 
 
@@ -211,7 +211,7 @@ def test_holdout_split_is_by_game_and_seeded(loaded):
 
 
 # ---------------------------------------------------------------------- training and the run dir
-TINY = ["blocks=1", "channels=8", "train_batch=64", "--learning-rate=3e-3",
+TINY = ["size=7", "blocks=1", "channels=8", "train_batch=64", "--learning-rate=3e-3",
         "lr_schedule=constant", "wandb=false", "selfplay_batch=4", "buffer_capacity=64",
         "min_buffer=0"]
 
