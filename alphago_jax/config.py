@@ -686,11 +686,14 @@ _GPU_9X9 = dict(
 )
 
 
+# The previous default: 7x7 in under 20 minutes on the 2-core CPU (the README's 7x7 rows).
+_7X7 = dict(size=7, iterations=150, eval_every=150)
+
+
 PRESETS: dict[str, dict] = {
     # The main job: 5x5 on a 2-core CPU in under 20 minutes.
     "default": {},
-    # The previous default: 7x7 in under 20 minutes on the 2-core CPU (the README's 7x7 rows).
-    "7x7": dict(size=7, iterations=150, eval_every=150),
+    "7x7": _7X7,
     # A 9x9 smoke run of a few minutes on CPU.
     "tiny-9x9": dict(
         size=9, blocks=2, channels=16, num_simulations=8, max_num_considered_actions=4,
@@ -714,12 +717,12 @@ PRESETS: dict[str, dict] = {
     ),
     # The outer-loop recipe on 7x7 (experiments/ablation.py; docs/diagnosis.md says why each
     # part): the `7x7` preset plus a score utility (from an ownership head), a mixed value
-    # target and a run of about 2 CPU-hours on a 2-core host. Reanalyse is left out: at 16 SGD steps
-    # it adds about half an iteration's cost.
-    "strong-7x7": dict(
-        size=7, ownership=True, score_utility=0.2, value_target="mix", value_target_mix=0.5,
+    # target and a run of about 2 CPU-hours on a 2-core host. Reanalyse is left out: at 16 SGD
+    # steps it adds about half an iteration's cost.
+    "strong-7x7": {**_7X7, **dict(
+        ownership=True, score_utility=0.2, value_target="mix", value_target_mix=0.5,
         iterations=400, checkpoint_every=50, keep_checkpoints=20, eval_every=100,
-    ),
+    )},
     # One net for 5x5, 7x7 and 9x9 (replay padded to 9x9), CPU-sized like tiny-9x9.
     "multisize-9": dict(
         size=9, sizes="5,7,9", blocks=2, channels=16, num_simulations=8,

@@ -7,6 +7,7 @@ from alphago_jax.rules.coords import (
     action_to_gtp,
     action_to_sgf,
     gtp_to_action,
+    interior_points,
     sgf_to_action,
 )
 
@@ -107,3 +108,11 @@ def test_action_out_of_range(fn):
     for bad in (-1, 82):
         with pytest.raises(ValueError, match=str(bad)):
             fn(bad, 9)
+
+
+def test_interior_points_are_the_points_off_the_first_line():
+    # Golden: 5x5 keeps its 3x3 centre (rows and columns 1-3), 3x3 its one centre point, 2x2 none.
+    assert interior_points(5).tolist() == [6, 7, 8, 11, 12, 13, 16, 17, 18]
+    assert interior_points(3).tolist() == [4]
+    assert interior_points(2).tolist() == []
+    assert len(interior_points(19)) == 17 * 17

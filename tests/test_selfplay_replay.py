@@ -15,6 +15,7 @@ from settings import network, search_settings, selfplay_settings
 from alphago_jax import arena
 from alphago_jax.features.planes import num_planes
 from alphago_jax.replay import buffer as replay
+from alphago_jax.rules.coords import interior_points
 from alphago_jax.rules.go import BLACK, WHITE, Rules
 from alphago_jax.selfplay import selfplay
 from alphago_jax.selfplay.selfplay import POLICY_TARGETS
@@ -195,7 +196,7 @@ def test_selfplay_hard_targets_value_signs_and_restarts(net):
 
 
 def _interior(size: int) -> set[int]:
-    return {r * size + c for r in range(1, size - 1) for c in range(1, size - 1)}
+    return set(interior_points(size).tolist())
 
 
 def test_opening_action_is_a_uniform_legal_point_off_the_first_line():

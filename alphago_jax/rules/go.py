@@ -51,7 +51,6 @@ class IllegalMoveError(ValueError):
     """Raised by the checked `Rules.play` for an illegal move; the message names move and reason."""
 
 
-
 def random_legal_action(legal: chex.Array, key: chex.PRNGKey) -> chex.Array:
     """A uniformly random point of `legal` (bool[A], pass last); the pass only when no point is
     in it. `Rules.random_action` draws from the legal mask; self-play's random openings from the
