@@ -294,7 +294,7 @@ def _add_ladder(sub) -> None:
     la.add_argument("--anchor", default="gnugo:1", help="reference held at --anchor-elo")
     la.add_argument("--anchor-elo", type=_number(), default=0.0)
     la.add_argument("--openings", type=_int_in(1, 1000), default=None,
-                    help="openings in the set (default 8; fixed by the ladder's first run)")
+                    help="openings in the set (default 20; fixed by the ladder's first run)")
     la.add_argument("--opening-moves", type=_opening_moves, default=None,
                     help="moves per opening, even (default 4)")
     la.add_argument("--openings-seed", type=_SEED, default=None, help="default 0")
