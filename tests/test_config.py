@@ -210,14 +210,21 @@ def test_presets_are_distinct_sizes():
 
 
 def test_the_7x7_presets_keep_the_previous_default():
-    # The README's 7x7 rows were measured with the default before it moved to 5x5: the `7x7`
-    # preset is that run, and strong-7x7 builds on it.
+    # The README's 7x7 rows were measured with the default before it moved to 5x5 and took
+    # random self-play openings: the `7x7` preset is that run, and strong-7x7 builds on it.
     default, old = make_config("default"), make_config("7x7")
     assert (default.size, old.size, make_config("strong-7x7").size) == (5, 7, 7)
-    assert (old.iterations, old.eval_every) == (150, 150)
+    assert (old.iterations, old.eval_every, old.random_opening_moves) == (150, 150, 0)
+    assert default.random_opening_moves == 4
     moved = {f.name for f in dataclasses.fields(TrainConfig)
              if getattr(default, f.name) != getattr(old, f.name)}
-    assert moved == {"size", "iterations", "eval_every"}
+    assert moved == {"size", "iterations", "eval_every", "random_opening_moves"}
+
+
+def test_the_gpu_presets_self_play_from_the_empty_board():
+    # Random self-play openings were measured on the 5x5 default only.
+    assert make_config("gpu-9x9").random_opening_moves == 0
+    assert make_config("gpu-19x19").random_opening_moves == 0
 
 
 def test_overrides_apply_on_top_of_a_preset():

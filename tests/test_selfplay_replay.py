@@ -27,10 +27,13 @@ RULES = Rules(size=SIZE, komi=0.5, superko=True, suicide=False, max_moves=6, his
 
 
 def _settings(**overrides) -> selfplay.SelfPlaySettings:
+    # The search plays every move (a hard target is then the move played); random openings
+    # have their own test.
     base = dict(
         full=search_settings(num_simulations=4, max_num_considered_actions=4),
         fast=search_settings(num_simulations=2, max_num_considered_actions=2),
         history=HISTORY, temperature_moves=2, resign_threshold=-1.0, no_resign_fraction=0.0,
+        random_opening_moves=0,
     )
     return selfplay_settings(**{**base, **overrides})
 
