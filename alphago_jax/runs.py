@@ -47,6 +47,11 @@ def config_path(run_dir: str | Path) -> Path:
     return Path(run_dir) / "config.json"
 
 
+# Keys whose default differs from what runs saved before the key existed ran with: such a
+# run resumes (and plays) as it trained.
+SAVED_BEFORE_KEY = {"cpu_devices": 1, "random_opening_moves": 0}
+
+
 def load_config(run_dir: str | Path) -> TrainConfig:
     """The run's saved config.
 
@@ -60,9 +65,9 @@ def load_config(run_dir: str | Path) -> TrainConfig:
     if not path.is_file():
         raise ConfigError(f"{run_dir} is not a run directory (no config.json)")
     cfg = TrainConfig.load(path)
-    if '"cpu_devices"' not in path.read_text():  # saved before the key existed: one device
-        cfg = dataclasses.replace(cfg, cpu_devices=1)
-    return cfg
+    text = path.read_text()
+    absent = {k: v for k, v in SAVED_BEFORE_KEY.items() if f'"{k}"' not in text}
+    return dataclasses.replace(cfg, **absent) if absent else cfg
 
 
 def not_a_directory(path: Path) -> str | None:

@@ -131,6 +131,15 @@ def test_a_run_saved_before_cpu_devices_resumes_on_one_device(tmp_path):
     assert runs.load_config(tmp_path).cpu_devices == 1
 
 
+def test_a_run_saved_before_random_openings_resumes_without_them(tmp_path):
+    make_config("default", TINY).save(tmp_path / "config.json")
+    data = json.loads((tmp_path / "config.json").read_text())
+    assert runs.load_config(tmp_path).random_opening_moves == 4  # saved with the key
+    del data["random_opening_moves"]
+    (tmp_path / "config.json").write_text(json.dumps(data))
+    assert runs.load_config(tmp_path).random_opening_moves == 0
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--process-id", "1"], "the process count is missing"),
     (["--num-processes", "2", "--process-id", "2", "--coordinator", "127.0.0.1:1"],
