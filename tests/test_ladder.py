@@ -7,6 +7,7 @@ import json
 import re
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import jax
@@ -23,7 +24,14 @@ from alphago_jax.arena import (
     opening_of,
     play_match,
 )
-from alphago_jax.arena.ladder import ladder_path, pairings, read_ladder
+from alphago_jax.arena.ladder import (
+    DEFAULT_OPENINGS,
+    LadderOptions,
+    _setup,
+    ladder_path,
+    pairings,
+    read_ladder,
+)
 from alphago_jax.arena.openings import (
     _symmetries,
     balance_tolerance,
@@ -293,3 +301,12 @@ def test_ladder_against_gnugo(run, capsys):
     assert setup["suicide"] is False  # GnuGo refuses suicide
     assert len(games) == 12 and not any(g["reason"] == "forfeit" for g in games)
     assert any(line.startswith("gnugo:1 ") and "+- 0" in line for line in out)  # the anchor
+
+
+def test_a_new_ladder_draws_40_games_per_pairing_by_default(tmp_path):
+    # The outer-loop goal counts at least 40 distinct games: 20 openings, each with both colours.
+    latest = types.SimpleNamespace(name="ckpt@1", config=make_config("default"), simulations=2,
+                                   history=1)
+    setup = _setup(tmp_path, None, LadderOptions(), lambda: latest, [RandomPlayer()])
+    assert DEFAULT_OPENINGS == 20 and len(setup.openings) == 20
+    assert setup.rules.size == 5 and setup.sims == 2

@@ -122,22 +122,17 @@ def test_a_new_run_takes_one_cpu_device_per_core_and_records_it(tmp_path):
     assert json.loads((warm / "config.json").read_text())["cpu_devices"] == want
 
 
-def test_a_run_saved_before_cpu_devices_resumes_on_one_device(tmp_path):
+@pytest.mark.parametrize("key, saved, before", [
+    ("cpu_devices", 0, 1),  # one device
+    ("random_opening_moves", 4, 0),  # self-play from the empty board
+])
+def test_a_run_saved_before_a_key_existed_resumes_as_it_trained(tmp_path, key, saved, before):
     make_config("default", TINY).save(tmp_path / "config.json")
     data = json.loads((tmp_path / "config.json").read_text())
-    assert runs.load_config(tmp_path).cpu_devices == 0  # saved with the key: as saved
-    del data["cpu_devices"]
+    assert getattr(runs.load_config(tmp_path), key) == saved  # saved with the key: as saved
+    del data[key]
     (tmp_path / "config.json").write_text(json.dumps(data))
-    assert runs.load_config(tmp_path).cpu_devices == 1
-
-
-def test_a_run_saved_before_random_openings_resumes_without_them(tmp_path):
-    make_config("default", TINY).save(tmp_path / "config.json")
-    data = json.loads((tmp_path / "config.json").read_text())
-    assert runs.load_config(tmp_path).random_opening_moves == 4  # saved with the key
-    del data["random_opening_moves"]
-    (tmp_path / "config.json").write_text(json.dumps(data))
-    assert runs.load_config(tmp_path).random_opening_moves == 0
+    assert getattr(runs.load_config(tmp_path), key) == before
 
 
 @pytest.mark.parametrize("flags, message", [
